@@ -1,0 +1,198 @@
+"""Pydantic schemas of the catalog. Every number is a :class:`Figure` that carries its provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tokenomy.catalog.architecture import Architecture
+
+Confidence = Literal["O", "S", "W", "U"]
+CONFIDENCE_MEANING = {
+    "O": "first-party",
+    "S": "reputable secondary",
+    "W": "weak",
+    "U": "unverified or derived (editable default)",
+}
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: str
+    url: str
+    as_of: dt.date
+
+
+class Figure(BaseModel):
+    """One sourced number: the value and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: float
+    source_id: str
+    source: str
+    url: str
+    as_of: dt.date
+    confidence: Confidence
+    note: str | None = None
+    currency: str | None = None
+
+    @property
+    def unverified(self) -> bool:
+        return self.confidence == "U"
+
+
+class Entry(BaseModel):
+    """Common shape of a catalog entry: an id, a display name, aliases and sourced figures."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    figures: dict[str, Figure] = Field(default_factory=dict)
+
+    def value(self, name: str) -> float | None:
+        """The number behind figure ``name``, or None when the catalog does not know it."""
+        fig = self.figures.get(name)
+        return None if fig is None else fig.value
+
+    def require(self, name: str) -> float:
+        fig = self.figures.get(name)
+        if fig is None:
+            raise MissingFigureError(f"{self.name} has no '{name}' in the catalog (unknown or unpublished)")
+        return fig.value
+
+    def unverified_figures(self) -> list[str]:
+        return [k for k, f in self.figures.items() if f.unverified]
+
+
+class MissingFigureError(LookupError):
+    """A computation needs a figure the catalog does not have."""
+
+
+ACCELERATOR_FIGURES = {
+    "bf16_dense_tflops",
+    "fp8_dense_tflops",
+    "fp4_dense_tflops",
+    "memory_gb",
+    "memory_bw_tbps",
+    "scaleup_bw_gbps",
+    "scaleout_bw_gbps",
+    "tdp_w",
+    "allin_kw",
+    "price_usd",
+    "usd_per_gpu_hour_hyperscaler",
+    "usd_per_gpu_hour_neocloud",
+    "usd_per_gpu_hour_rental",
+}
+SYSTEM_FIGURES = {"gpus", "scaleup_domain_gpus", "system_kw", "allin_kw", "price_usd"}
+MODEL_FIGURES = {"published_total_params_b", "published_active_params_b"}
+TIER_FIGURES = {
+    "price_usd_per_mtok",
+    "input_price_usd_per_mtok",
+    "min_tok_s_per_user",
+    "isl_tokens",
+    "osl_tokens",
+}
+REGION_FIGURES = {"electricity", "electricity_usd_per_kwh", "grid_gco2_per_kwh", "pue"}
+
+
+class Accelerator(Entry):
+    kind: Literal["accelerator"] = "accelerator"
+    vendor: str
+    family: str
+    memory_kind: str
+
+    def peak_tflops(self, precision: str) -> float | None:
+        """Dense peak for a compute precision; int4/fp4 weights without fp4 units run at the next one up."""
+        order = {
+            "fp4": ["fp4", "fp8", "bf16"],
+            "int4": ["fp8", "bf16"],
+            "fp8": ["fp8", "bf16"],
+            "bf16": ["bf16"],
+        }
+        for p in order.get(precision, [precision]):
+            v = self.value(f"{p}_dense_tflops")
+            if v is not None:
+                return v
+        return None
+
+
+class System(Entry):
+    kind: Literal["system"] = "system"
+    accelerator: str
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hf_id: str
+    precision: Literal["bf16", "fp8", "fp4", "int4"]
+
+
+class Model(Entry):
+    kind: Literal["model"] = "model"
+    architecture: Architecture
+    architecture_source: str
+    default_precision: Literal["bf16", "fp8", "fp4", "int4"]
+    variants: list[Variant] = Field(default_factory=list)
+    config_note: str | None = None
+
+    @property
+    def total_params_b(self) -> float:
+        return self.architecture.total_params / 1e9
+
+    @property
+    def active_params_b(self) -> float:
+        return self.architecture.active_params / 1e9
+
+
+class Tier(Entry):
+    kind: Literal["tier"] = "tier"
+    serves: str
+    default_model: str
+
+
+class Region(Entry):
+    kind: Literal["region"] = "region"
+
+    @property
+    def electricity_usd_per_kwh(self) -> float:
+        return self.require("electricity_usd_per_kwh")
+
+
+class ClaimConditions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hardware: str | None = None
+    baseline: str | None = None
+    model: str | None = None
+    precision: str | None = None
+    baseline_precision: str | None = None
+    isl: int | None = None
+    osl: int | None = None
+    tok_s_per_user: float | None = None
+    note: str | None = None
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    statement: str
+    metric: str
+    kind: Literal["absolute", "ratio"]
+    value: Figure
+    unit: str
+    conditions: ClaimConditions
+
+    @property
+    def name(self) -> str:
+        return self.statement
+
+    @property
+    def aliases(self) -> list[str]:
+        return []
+
+    @property
+    def figures(self) -> dict[str, Figure]:
+        return {"value": self.value}
