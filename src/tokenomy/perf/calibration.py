@@ -1,0 +1,224 @@
+"""Calibration: efficiency parameters per backend, refined per (backend, hardware family), fitted to measurements.
+
+Two levels keep the parameter count small and let new hardware be predicted from its specs alone:
+a backend's base parameters (8) fitted on all its points, and, per hardware family with data, multipliers on
+the three efficiencies and the step overhead (4), pulled toward 1 by a ridge penalty. Hardware without data
+uses the base; a backend without data (e.g. llama.cpp before it is measured) uses the geometric mean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from tokenomy.perf.serving import Efficiency
+
+BASE_NAMES = Efficiency.names()
+FAMILY_NAMES = ["mem_decode", "mem_experts", "compute_decode", "compute_prefill", "step_overhead_ms"]
+BOUNDS = {
+    "mem_decode": (0.05, 1.0),
+    "mem_experts": (0.05, 1.0),
+    "compute_decode": (0.02, 1.0),
+    "compute_prefill": (0.05, 1.0),
+    "step_overhead_ms": (0.01, 60.0),
+    "layer_overhead_us": (0.01, 200.0),
+    "request_overhead_us": (0.01, 500.0),
+    "wide_imbalance": (0.001, 2.0),
+    "comm_latency_us": (0.5, 200.0),
+    "scaleout_latency_us": (1.0, 2000.0),
+    "ttft_overhead_ms": (0.1, 500.0),
+    "burst_share": (0.01, 1.0),
+    "prefill_interference": (0.01, 5.0),
+}
+FAMILY_RIDGE = 1.0  # residual weight per unit of log-multiplier: keeps family tweaks small
+TTFT_WEIGHT = 0.7  # TTFT residuals count half as much as TPOT (TTFT is noisier and depends on the client)
+PACKAGED = resources.files("tokenomy.perf") / "data" / "calibration.json"
+
+
+@dataclass
+class Calibration:
+    """Efficiency parameters by key: 'backend/family', 'backend', or 'default'."""
+
+    params: dict[str, dict[str, float]]
+    fitted_at: str = ""
+    data_sha256: str = ""
+    n_points: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def efficiency(self, backend: str, family: str = "") -> Efficiency:
+        backend = backend.lower()
+        base = self.params.get(backend) or self.params.get("default") or {}
+        eff = Efficiency(**{k: v for k, v in base.items() if k in BASE_NAMES})
+        tweak = self.params.get(f"{backend}/{family}")
+        if tweak:
+            eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
+        return eff.physical()
+
+    def source_of(self, backend: str, family: str) -> str:
+        """Which fitted parameters a prediction rests on (for output notes)."""
+        if f"{backend}/{family}" in self.params:
+            return f"fitted on {backend}/{family}"
+        if backend in self.params:
+            return f"fitted on {backend}, no {family} data"
+        return "default (no data for this backend)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fitted_at": self.fitted_at,
+            "data_sha256": self.data_sha256,
+            "n_points": self.n_points,
+            "notes": self.notes,
+            "params": self.params,
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Calibration:
+        return cls(
+            params=data["params"],
+            fitted_at=data.get("fitted_at", ""),
+            data_sha256=data.get("data_sha256", ""),
+            n_points=data.get("n_points", 0),
+            notes=data.get("notes", {}),
+        )
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """The packaged calibration, or one written by `tokenomy calibrate --out FILE`."""
+    text = Path(path).read_text(encoding="utf-8") if path else PACKAGED.read_text(encoding="utf-8")
+    return Calibration.from_json(json.loads(text))
+
+
+def _to_log(eff: Efficiency) -> np.ndarray:
+    return np.log([getattr(eff, k) for k in BASE_NAMES])
+
+
+def _log_bounds(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.log([BOUNDS[k][0] for k in names])
+    hi = np.log([BOUNDS[k][1] for k in names])
+    return lo, hi
+
+
+def fit_backend(
+    groups: Sequence,
+    n_points: int,
+    measured_ttft: np.ndarray,
+    measured_tpot: np.ndarray,
+    predict: Callable,
+    start: Efficiency | None = None,
+    families: Sequence[str] = (),
+    max_nfev: int = 60,
+) -> dict[str, dict[str, float]]:
+    """Fit one backend's base parameters and its per-family multipliers (least squares on log errors)."""
+    start = start or Efficiency()
+    fams = list(families)
+    nb, nf = len(BASE_NAMES), len(FAMILY_NAMES)
+    x0 = np.concatenate([_to_log(start), np.zeros(nf * len(fams))])
+    lo_b, hi_b = _log_bounds(BASE_NAMES)
+    lo = np.concatenate([lo_b, np.full(nf * len(fams), np.log(0.33))])
+    hi = np.concatenate([hi_b, np.full(nf * len(fams), np.log(3.0))])
+    x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+    has_tpot = np.isfinite(measured_tpot)
+    has_ttft = np.isfinite(measured_ttft)
+
+    def unpack(x: np.ndarray) -> dict[str, dict[str, float]]:
+        base = dict(zip(BASE_NAMES, np.exp(x[:nb]).tolist(), strict=True))
+        params = {"base": base}
+        for j, fam in enumerate(fams):
+            params[fam] = dict(
+                zip(FAMILY_NAMES, np.exp(x[nb + j * nf : nb + (j + 1) * nf]).tolist(), strict=True)
+            )
+        return params
+
+    def efficiency_for(params: dict[str, dict[str, float]]) -> Callable[[str, str], Efficiency]:
+        def get(_backend: str, family: str) -> Efficiency:
+            eff = Efficiency(**params["base"])
+            tweak = params.get(family)
+            if tweak:
+                eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
+            return eff.physical()
+
+        return get
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        pred = predict(groups, n_points, efficiency_for(unpack(x)))
+        r_tpot = np.log(pred.tpot_ms / measured_tpot)[has_tpot]
+        r_ttft = TTFT_WEIGHT * np.log(pred.ttft_ms / measured_ttft)[has_ttft]
+        r = np.concatenate([r_tpot, r_ttft])
+        r = np.where(np.isfinite(r), r, 3.0)  # infeasible (out of memory) counts as a large error
+        return np.concatenate([r, FAMILY_RIDGE * x[nb:]])
+
+    sol = least_squares(
+        residuals,
+        x0,
+        bounds=(lo, hi),
+        loss="soft_l1",
+        f_scale=0.05,
+        max_nfev=max_nfev,
+        x_scale=1.0,
+        diff_step=1e-3,
+    )
+    return unpack(sol.x)
+
+
+def fit_calibration(
+    groups: Sequence,
+    n_points: int,
+    measured_ttft: np.ndarray,
+    measured_tpot: np.ndarray,
+    predict: Callable,
+    data_sha256: str = "",
+    start: Calibration | None = None,
+    max_nfev: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> Calibration:
+    """Fit every backend present in ``groups``; returns a Calibration with a default for unseen backends."""
+    params: dict[str, dict[str, float]] = {}
+    backends = sorted({g.backend for g in groups if not g.error})
+    for backend in backends:
+        if progress:
+            progress(backend)
+        sub = [g for g in groups if g.backend == backend and not g.error]
+        idx = np.concatenate([g.indices for g in sub])
+        mask = np.zeros(n_points, dtype=bool)
+        mask[idx] = True
+        families = sorted({g.family for g in sub})
+        start_eff = start.efficiency(backend) if start else None
+        fitted = fit_backend(
+            sub,
+            n_points,
+            np.where(mask, measured_ttft, np.nan),
+            np.where(mask, measured_tpot, np.nan),
+            predict,
+            start=start_eff,
+            families=families if len(families) > 1 else [],
+            max_nfev=max_nfev,
+        )
+        params[backend] = fitted.pop("base")
+        for fam, tweak in fitted.items():
+            params[f"{backend}/{fam}"] = tweak
+    if backends:
+        logs = np.array([[np.log(params[b][k]) for k in BASE_NAMES] for b in backends])
+        params["default"] = dict(zip(BASE_NAMES, np.exp(logs.mean(axis=0)).tolist(), strict=True))
+    else:
+        params["default"] = Efficiency().as_dict()
+    return Calibration(
+        params=params,
+        fitted_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        data_sha256=data_sha256,
+        n_points=int(np.isfinite(measured_tpot).sum()),
+        notes={
+            "method": "scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight 0.5; family ridge 3"
+        },
+    )

@@ -1,0 +1,214 @@
+"""Throughput–interactivity frontiers: every feasible deployment × concurrency in one vectorized evaluation,
+then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU, per MW and per dollar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tokenomy.catalog import Catalog, catalog
+from tokenomy.catalog.architecture import Architecture
+from tokenomy.perf.calibration import Calibration, load_calibration
+from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
+from tokenomy.perf.ops import Parallel, Precision
+from tokenomy.perf.serving import Workload, predict_serving
+
+CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 64))).astype(int)
+NVIDIA_FAMILIES = ("hopper", "blackwell", "rubin")
+
+
+def default_backend(hw: HardwareSpec) -> str:
+    return "trtllm" if hw.family in NVIDIA_FAMILIES else "vllm"
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    return [2**i for i in range(0, 12) if 2**i <= limit]
+
+
+def deployments(arch: Architecture, max_gpus: int) -> Parallel:
+    """Candidate engines up to ``max_gpus``: TP (and PP for dense models); for MoE every split of the GPUs
+    between attention TP and attention-DP, and between MoE-TP and EP (aiconfigurator's space)."""
+    rows: list[tuple[int, int, int, int, int]] = []
+    for gpus in _powers_of_two(max_gpus):
+        if not arch.is_moe:
+            for pp in (1, 2, 4):
+                if gpus % pp == 0 and gpus // pp <= 64:
+                    tp = gpus // pp
+                    rows.append((tp, pp, 1, tp, 1))
+            continue
+        for tp in _powers_of_two(gpus):
+            dp = gpus // tp
+            for ep in _powers_of_two(gpus):
+                if ep > arch.experts:
+                    continue
+                rows.append((tp, 1, dp, gpus // ep, ep))
+    a = np.array(sorted(set(rows)))
+    return Parallel(tp=a[:, 0], pp=a[:, 1], dp=a[:, 2], moe_tp=a[:, 3], moe_ep=a[:, 4])
+
+
+@dataclass
+class FrontierPoint:
+    tok_s_per_user: float
+    tput_per_gpu: float
+    output_tput_per_gpu: float
+    tok_s_per_mw: float | None
+    usd_per_mtok: float | None
+    ttft_ms: float
+    tpot_ms: float
+    concurrency: int
+    gpus: int
+    tp: int
+    pp: int
+    dp: int
+    moe_tp: int
+    moe_ep: int
+    memory_per_gpu_gb: float
+
+    @property
+    def deployment(self) -> str:
+        text = f"TP{self.tp}"
+        if self.pp > 1:
+            text += f" PP{self.pp}"
+        if self.dp > 1:
+            text += f" DP{self.dp}"
+        if self.moe_ep > 1:
+            text += f" EP{self.moe_ep}"
+        return text
+
+
+@dataclass
+class Frontier:
+    model: str
+    hardware: str
+    precision: str
+    kv_precision: str
+    backend: str
+    isl: int
+    osl: int
+    cost_basis: str
+    usd_per_gpu_hour: float | None
+    allin_kw_per_gpu: float | None
+    points: list[FrontierPoint]
+    evaluated: int
+    feasible: int
+    calibration_source: str
+    assumptions: list[str] = field(default_factory=list)
+
+    def at_interactivity(self, tok_s_per_user: float) -> FrontierPoint | None:
+        """The highest-throughput frontier point that still reaches ``tok_s_per_user``."""
+        ok = [p for p in self.points if p.tok_s_per_user >= tok_s_per_user]
+        return max(ok, key=lambda p: p.tput_per_gpu) if ok else None
+
+    def interpolate(self, tok_s_per_user: float, attr: str = "tok_s_per_mw") -> float | None:
+        """Value of ``attr`` on the frontier at exactly ``tok_s_per_user`` (log-linear between points)."""
+        pts = sorted(self.points, key=lambda p: p.tok_s_per_user)
+        xs = np.log([p.tok_s_per_user for p in pts])
+        ys = [getattr(p, attr) for p in pts]
+        if not pts or any(y is None for y in ys) or not (xs[0] <= np.log(tok_s_per_user) <= xs[-1]):
+            return None
+        return float(np.exp(np.interp(np.log(tok_s_per_user), xs, np.log(ys))))
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """True for points not dominated in (x ↑, y ↑); NaNs are never on the front."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    idx = np.where(ok)[0]
+    order = idx[np.lexsort((-y[idx], -x[idx]))]  # x descending, then y descending
+    mask = np.zeros(x.shape, dtype=bool)
+    best = -np.inf
+    for i in order:
+        if y[i] > best:
+            mask[i] = True
+            best = y[i]
+    return mask
+
+
+def frontier(
+    model: str,
+    hardware: str,
+    precision: str | None = None,
+    isl: int = 1024,
+    osl: int = 1024,
+    backend: str | None = None,
+    cost_basis: str = "neocloud",
+    max_gpus: int | None = None,
+    calibration: Calibration | None = None,
+    concurrencies: np.ndarray | None = None,
+    kv_precision: str | None = None,
+    cat: Catalog | None = None,
+) -> Frontier:
+    """The Pareto frontier of a model on a hardware (accelerator or system id) at ISL/OSL."""
+    cat = cat or catalog()
+    m = cat.model(model)
+    hw = hardware_spec(hardware, cat)
+    precision = precision or m.default_precision
+    backend = (backend or default_backend(hw)).lower()
+    calibration = calibration or load_calibration()
+    eff = calibration.efficiency(backend, hw.family)
+    kv = kv_precision or default_kv_precision(precision, backend)
+    prec = Precision(weights=precision, experts=precision, kv=kv)
+    if m.architecture.attention == "gqa" and precision in ("fp4", "int4") and m.id.startswith("gpt-oss"):
+        prec = Precision(weights="bf16", experts=precision, kv=kv)  # gpt-oss keeps attention in BF16
+    max_gpus = max_gpus or max(hw.scaleup_domain, 8)
+    dep = deployments(m.architecture, max_gpus)
+    conc = np.asarray(CONCURRENCIES if concurrencies is None else concurrencies, dtype=float)
+    n_dep, n_c = dep.tp.size, conc.size
+    grid = Parallel(*(np.repeat(getattr(dep, k), n_c) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep")))
+    c = np.tile(conc, n_dep)
+    work = Workload(isl=np.full(c.shape, float(isl)), osl=np.full(c.shape, float(osl)), concurrency=c)
+    res = predict_serving(m.architecture, hw, prec, grid, work, eff, strict_memory=True)
+    # A request can't be split across attention-DP ranks: keep concurrency ≥ DP.
+    valid = res.fits & (c >= grid.dp)
+    tput = np.where(valid, res.tput_per_gpu, np.nan)
+    user = np.where(valid, res.tok_s_per_user, np.nan)
+    mask = pareto_mask(user, tput)
+    price = hw.usd_per_gpu_hour.get(cost_basis)
+    points = []
+    for i in np.where(mask)[0]:
+        t = float(tput[i])
+        points.append(
+            FrontierPoint(
+                tok_s_per_user=float(user[i]),
+                tput_per_gpu=t,
+                output_tput_per_gpu=float(res.output_tput_per_gpu[i]),
+                tok_s_per_mw=t * 1000.0 / hw.allin_kw if hw.allin_kw else None,
+                usd_per_mtok=price / (t * 3600 / 1e6) if price else None,
+                ttft_ms=float(res.ttft_ms[i]),
+                tpot_ms=float(res.tpot_ms[i]),
+                concurrency=int(c[i]),
+                gpus=int(grid.gpus[i]),
+                tp=int(grid.tp[i]),
+                pp=int(grid.pp[i]),
+                dp=int(grid.dp[i]),
+                moe_tp=int(grid.moe_tp[i]),
+                moe_ep=int(grid.moe_ep[i]),
+                memory_per_gpu_gb=float(res.memory_per_gpu_gb[i]),
+            )
+        )
+    points.sort(key=lambda p: p.tok_s_per_user)
+    assumptions = [f"unverified input: {u}" for u in hw.unverified]
+    if not hw.allin_kw:
+        assumptions.append("no all-in power in the catalog: tok/s per MW not computed")
+    if not price:
+        assumptions.append(f"no {cost_basis} $/GPU-hour preset in the catalog: $/M tokens not computed")
+    source = calibration.source_of(backend, hw.family)
+    if "no " in source:
+        assumptions.append(f"efficiencies {source}: predicted from specs")
+    return Frontier(
+        model=m.id,
+        hardware=hw.id,
+        precision=precision,
+        kv_precision=kv,
+        backend=backend,
+        isl=isl,
+        osl=osl,
+        cost_basis=cost_basis,
+        usd_per_gpu_hour=price,
+        allin_kw_per_gpu=hw.allin_kw,
+        points=points,
+        evaluated=int(c.size),
+        feasible=int(valid.sum()),
+        calibration_source=source,
+        assumptions=assumptions,
+    )

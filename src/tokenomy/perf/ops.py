@@ -1,0 +1,262 @@
+"""FLOPs and bytes moved per GPU for one engine step, vectorized over deployments and batch sizes.
+
+Pure functions: NumPy arrays in, arrays out (all broadcast together). Each op group is returned as
+(flops, bytes) so the caller can apply a roofline per op; communication as (bytes, message count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokenomy.catalog.architecture import Architecture
+from tokenomy.perf.hardware import bytes_per_element
+
+ACT_BYTES = 2.0  # activations travel in BF16
+LINEAR_STATE_BYTES = 4.0  # linear-attention recurrent state kept in FP32
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Storage precision of the dense/attention weights, the routed experts and the KV cache."""
+
+    weights: str
+    experts: str
+    kv: str
+
+    @property
+    def weight_bytes(self) -> float:
+        return bytes_per_element(self.weights)
+
+    @property
+    def expert_bytes(self) -> float:
+        return bytes_per_element(self.experts)
+
+    @property
+    def kv_bytes(self) -> float:
+        return bytes_per_element(self.kv)
+
+
+@dataclass
+class Parallel:
+    """Engine parallelism as arrays: attention TP, PP, attention-DP, MoE TP and MoE EP (aiconfigurator's names)."""
+
+    tp: np.ndarray
+    pp: np.ndarray
+    dp: np.ndarray
+    moe_tp: np.ndarray
+    moe_ep: np.ndarray
+
+    @property
+    def gpus(self) -> np.ndarray:
+        return self.tp * self.pp * self.dp
+
+
+def kv_bytes_per_token_layer(arch: Architecture, kv_bytes: float, tp: np.ndarray) -> np.ndarray:
+    """KV-cache bytes one token adds to one full-attention layer, on one GPU of a TP group.
+
+    GQA splits KV heads across TP (replicating them once TP exceeds the KV heads); MLA's compressed latent is
+    replicated on every TP rank, which is why MLA models use attention-DP.
+    """
+    if arch.attention == "mla":
+        return np.broadcast_to((arch.kv_lora_rank + arch.qk_rope_head_dim) * kv_bytes, np.shape(tp)).astype(
+            float
+        )
+    heads_per_gpu = np.maximum(arch.kv_heads / tp, 1.0)
+    return 2.0 * heads_per_gpu * arch.head_dim * kv_bytes
+
+
+def kv_cache_bytes_per_gpu(
+    arch: Architecture, prec: Precision, par: Parallel, requests: np.ndarray, tokens: np.ndarray
+) -> np.ndarray:
+    """KV (and linear-attention state) held on one GPU for ``requests`` live requests of ``tokens`` each."""
+    per_rank = requests / par.dp
+    per_tok = kv_bytes_per_token_layer(arch, prec.kv_bytes, par.tp)
+    layers_full = arch.full_attention_layers / par.pp
+    layers_sliding = arch.sliding_layers / par.pp
+    kv = (
+        per_rank * per_tok * (layers_full * tokens + layers_sliding * np.minimum(tokens, arch.sliding_window))
+    )
+    if arch.linear_layers:
+        state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim
+        kv = kv + per_rank * arch.linear_layers / par.pp * np.maximum(state / par.tp, 1) * LINEAR_STATE_BYTES
+    return kv
+
+
+def weight_bytes_per_gpu(arch: Architecture, prec: Precision, par: Parallel) -> np.ndarray:
+    """Weights stored on one GPU: attention/dense/shared parts split by TP, experts by EP × MoE-TP, layers by PP."""
+    wb, eb = prec.weight_bytes, prec.expert_bytes
+    mixer = arch.mixer_params_total() * wb
+    dense = arch.dense_layers * arch.dense_ffn_params() * wb if arch.is_moe else arch.ffn_params_total() * wb
+    shared = arch.moe_layers * (arch.shared_expert_params() + arch.router_params()) * wb
+    experts = arch.moe_layers * arch.experts * arch.expert_params() * eb
+    head = (arch.embedding_params() + arch.lm_head_params()) * ACT_BYTES
+    return (
+        (mixer + dense + shared) / (par.tp * par.pp)
+        + experts / (par.moe_tp * par.moe_ep * par.pp)
+        + head / par.tp
+    )
+
+
+def expected_experts_touched(experts: int, top_k: int, tokens: np.ndarray) -> np.ndarray:
+    """Expected number of distinct experts hit when ``tokens`` each pick ``top_k`` of ``experts`` uniformly."""
+    tokens = np.asarray(tokens, dtype=float)
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+
+
+@dataclass
+class StepCost:
+    """Per-GPU work of one step, by op group: FLOPs and bytes (arrays), plus communication."""
+
+    ops: dict[str, tuple[np.ndarray, np.ndarray]]
+    comm_bytes: np.ndarray  # bytes each GPU sends per step over its links
+    comm_messages: np.ndarray  # collectives per step (each pays a latency)
+    crosses_domain: np.ndarray  # True where the deployment spans more than one scale-up domain
+
+
+def _attention_context(arch: Architecture, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tokens attended per query in a full layer and in a sliding layer (DSA caps full layers at index_topk)."""
+    full = np.minimum(ctx, arch.index_topk) if arch.index_topk else ctx
+    sliding = np.minimum(ctx, arch.sliding_window) if arch.sliding_layers else np.zeros_like(ctx)
+    return full, sliding
+
+
+def decode_step_cost(
+    arch: Architecture,
+    prec: Precision,
+    par: Parallel,
+    batch: np.ndarray,
+    context: np.ndarray,
+    scaleup_domain: int,
+) -> StepCost:
+    """One decode step of ``batch`` requests (summed over attention-DP ranks) at mean ``context`` tokens."""
+    batch = np.asarray(batch, dtype=float)
+    tp, dp, pp = par.tp.astype(float), par.dp.astype(float), par.pp.astype(float)
+    b = batch / dp  # requests per attention rank
+    wb, eb, h = prec.weight_bytes, prec.expert_bytes, arch.hidden_size
+    softmax_layers = arch.layers - arch.linear_layers
+    ops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # Attention projections (all softmax layers) and linear-attention blocks.
+    p_attn = softmax_layers * arch.attention_params() + arch.linear_layers * arch.linear_attention_params()
+    ops["attn_linear"] = (2 * b * p_attn / tp, p_attn * wb / tp + 0 * b)
+
+    # Attention core: read the KV cache once per step; FLOPs grow with context.
+    full_ctx, slide_ctx = _attention_context(arch, context)
+    kv_tok = kv_bytes_per_token_layer(arch, prec.kv_bytes, tp)
+    full_layers, slide_layers = arch.full_attention_layers, arch.sliding_layers
+    kv_read = b * kv_tok * (full_layers * full_ctx + slide_layers * slide_ctx)
+    if arch.attention == "mla":
+        dim = 2 * arch.kv_lora_rank + arch.qk_rope_head_dim  # absorbed MLA: scores and values in latent space
+        core_flops = 2 * b * (arch.heads / tp) * dim * (full_layers * full_ctx)
+    else:
+        dim = 2 * arch.head_dim
+        core_flops = 2 * b * (arch.heads / tp) * dim * (full_layers * full_ctx + slide_layers * slide_ctx)
+    if arch.index_topk:  # DSA indexer scores every cached token with a few small heads
+        kv_read = kv_read + b * full_layers * context * arch.index_head_dim * 1.0
+        core_flops = core_flops + 2 * b * full_layers * context * arch.index_heads * arch.index_head_dim
+    if arch.linear_layers:
+        state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim
+        kv_read = kv_read + 2 * b * arch.linear_layers * np.maximum(state / tp, 1) * LINEAR_STATE_BYTES
+        core_flops = core_flops + 4 * b * arch.linear_layers * state / tp
+    ops["attn_core"] = (core_flops, kv_read)
+
+    # Feed-forward: dense layers, shared experts, routed experts.
+    if arch.is_moe:
+        p_dense = arch.dense_layers * arch.dense_ffn_params() + arch.moe_layers * arch.shared_expert_params()
+        ops["ffn_dense"] = (2 * b * p_dense / tp, p_dense * wb / tp + 0 * b)
+        ep, mtp = par.moe_ep.astype(float), par.moe_tp.astype(float)
+        touched_per_gpu = expected_experts_touched(arch.experts, arch.experts_per_token, batch) / ep
+        expert_flops = 2 * batch * arch.experts_per_token * arch.expert_params() / (ep * mtp)
+        ops["ffn_experts"] = (
+            arch.moe_layers * expert_flops,
+            arch.moe_layers * touched_per_gpu * arch.expert_params() * eb / mtp,
+        )
+    else:
+        p_dense = arch.ffn_params_total()
+        ops["ffn_dense"] = (2 * b * p_dense / tp, p_dense * wb / tp + 0 * b)
+
+    # Output projection (kept in BF16 by every quantized checkpoint we know).
+    p_head = arch.vocab_size * h
+    ops["lm_head"] = (2 * b * p_head / tp, p_head * ACT_BYTES / tp + 0 * b)
+    ops = {k: (f / pp, m / pp) for k, (f, m) in ops.items()}  # each GPU holds 1/pp of the layers
+
+    # Communication: 2 TP all-reduces per layer; MoE dispatch + combine across EP ranks.
+    layers = arch.layers / pp
+    tp_multi = (tp > 1).astype(float)
+    ar_bytes = tp_multi * 2 * layers * 2 * (tp - 1) / tp * b * h * ACT_BYTES
+    messages = tp_multi * 2 * layers
+    if arch.is_moe:
+        ep = par.moe_ep.astype(float)
+        ep_multi = (ep > 1).astype(float)
+        tokens_per_gpu = batch / (tp * dp)
+        a2a_bytes = (
+            ep_multi * arch.moe_layers / pp * 2 * tokens_per_gpu * arch.experts_per_token * h * ACT_BYTES
+        )
+        a2a_bytes = a2a_bytes * (ep - 1) / ep
+        ar_bytes = ar_bytes + a2a_bytes
+        messages = messages + ep_multi * 2 * arch.moe_layers / pp + (dp > 1) * 2 * arch.moe_layers / pp
+    messages = messages + (pp - 1)
+    return StepCost(
+        ops=ops, comm_bytes=ar_bytes, comm_messages=messages, crosses_domain=par.gpus > scaleup_domain
+    )
+
+
+def prefill_cost(
+    arch: Architecture,
+    prec: Precision,
+    par: Parallel,
+    isl: np.ndarray,
+    scaleup_domain: int,
+) -> StepCost:
+    """Prefill of one request of ``isl`` tokens on its attention rank (MoE work spread over the EP group)."""
+    isl = np.asarray(isl, dtype=float)
+    tp, pp = par.tp.astype(float), par.pp.astype(float)
+    wb, eb, h = prec.weight_bytes, prec.expert_bytes, arch.hidden_size
+    softmax_layers = arch.layers - arch.linear_layers
+    ops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    p_attn = softmax_layers * arch.attention_params() + arch.linear_layers * arch.linear_attention_params()
+    p_dense = (
+        arch.dense_layers * arch.dense_ffn_params() + arch.moe_layers * arch.shared_expert_params()
+        if arch.is_moe
+        else arch.ffn_params_total()
+    )
+    ops["gemm"] = (2 * isl * (p_attn + p_dense) / tp, (p_attn + p_dense) * wb / tp + 0 * isl)
+    # Causal attention: each token attends to half the prompt on average (capped by windows / DSA top-k).
+    full_ctx, slide_ctx = _attention_context(arch, isl / 2)
+    if arch.attention == "mla":
+        dim = arch.qk_head_dim + arch.v_head_dim  # prefill runs MLA un-absorbed
+    else:
+        dim = 2 * arch.head_dim
+    core = (
+        2
+        * isl
+        * (arch.heads / tp)
+        * dim
+        * (arch.full_attention_layers * full_ctx + arch.sliding_layers * slide_ctx)
+    )
+    if arch.index_topk:
+        core = (
+            core + 2 * isl * arch.full_attention_layers * (isl / 2) * arch.index_heads * arch.index_head_dim
+        )
+    ops["attn_core"] = (core, 0 * isl)
+    if arch.is_moe:
+        ep, mtp = par.moe_ep.astype(float), par.moe_tp.astype(float)
+        touched = expected_experts_touched(arch.experts, arch.experts_per_token, isl) / ep
+        ops["ffn_experts"] = (
+            arch.moe_layers * 2 * isl * arch.experts_per_token * arch.expert_params() / (ep * mtp),
+            arch.moe_layers * touched * arch.expert_params() * eb / mtp,
+        )
+    ops = {k: (f / pp, m / pp) for k, (f, m) in ops.items()}
+    layers = arch.layers / pp
+    tp_multi = (tp > 1).astype(float)
+    comm = tp_multi * 2 * layers * 2 * (tp - 1) / tp * isl * h * ACT_BYTES
+    messages = tp_multi * 2 * layers + (pp - 1)
+    if arch.is_moe:
+        ep = par.moe_ep.astype(float)
+        comm = comm + (ep > 1) * arch.moe_layers / pp * 2 * isl * arch.experts_per_token * h * ACT_BYTES / ep
+        messages = messages + (ep > 1) * 2 * arch.moe_layers / pp
+    return StepCost(
+        ops=ops, comm_bytes=comm, comm_messages=messages, crosses_domain=par.gpus > scaleup_domain
+    )
