@@ -195,6 +195,15 @@ if __name__ == "__main__":  # pragma: no cover
 
 # ---- production model: predict / validate / calibrate -------------------------------------------------------
 POINTS_HELP = "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …)."
+POINTS_DEFAULT_HELP = POINTS_HELP + " Default: the 2,364 measured points shipped with tokenomy."
+
+
+def _packaged_points() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv"))
+
+
 CALIBRATION_HELP = "Calibration JSON written by `tokenomy calibrate` (default: the packaged fit)."
 
 
@@ -311,7 +320,7 @@ def _render_validation(rep, top: int = 12) -> None:
 
 @app.command()
 def validate(
-    points: Path = typer.Option(..., "--points", help=POINTS_HELP),
+    points: Path | None = typer.Option(None, "--points", help=POINTS_DEFAULT_HELP),
     cv: str | None = typer.Option(
         None, "--cv", help="Leave one group out and refit: system, model or backend."
     ),
@@ -325,7 +334,7 @@ def validate(
     """
     from tokenomy import validation
 
-    rows, _ = _load_points(points)
+    rows, _ = _load_points(points or _packaged_points())
     if cv is not None and cv not in validation.CV_KEYS:
         fail(f"--cv must be one of {', '.join(validation.CV_KEYS)}, not '{cv}'")
     if cv:
@@ -358,6 +367,7 @@ def calibrate(
     from tokenomy import validation
     from tokenomy.points import file_sha256
 
+    points = points or _packaged_points()
     rows, _ = _load_points(points)
     with console.status("fitting…") as status:
         try:
@@ -437,6 +447,11 @@ def frontier_cmd(
         return
     for f in results:
         _render_frontier(f)
+        if not f.points:
+            console.print(
+                f"[red]no deployment of {f.model} fits on {f.hardware} within the GPU limit; "
+                "try --max-gpus or a lower precision[/]"
+            )
     if plot:
         console.print(f"plot → [bold]{plot}[/]")
 

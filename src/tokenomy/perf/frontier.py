@@ -14,7 +14,7 @@ from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_
 from tokenomy.perf.ops import Parallel, Precision
 from tokenomy.perf.serving import Workload, predict_serving
 
-CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 64))).astype(int)
+CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64 distinct levels, 1 to 4096
 NVIDIA_FAMILIES = ("hopper", "blackwell", "rubin")
 
 
@@ -26,11 +26,15 @@ def _powers_of_two(limit: int) -> list[int]:
     return [2**i for i in range(0, 12) if 2**i <= limit]
 
 
-def deployments(arch: Architecture, max_gpus: int) -> Parallel:
+def deployments(arch: Architecture, max_gpus: int, space: str = "all") -> Parallel:
     """Candidate engines up to ``max_gpus``: TP (and PP for dense models); for MoE every split of the GPUs
-    between attention TP and attention-DP, and between MoE-TP and EP (aiconfigurator's space)."""
+    between attention TP and attention-DP, and between MoE-TP and EP (aiconfigurator's space).
+    ``space="tp"`` keeps tensor parallelism only (as in the InferenceX sweeps of TP 1–8)."""
     rows: list[tuple[int, int, int, int, int]] = []
     for gpus in _powers_of_two(max_gpus):
+        if space == "tp":
+            rows.append((gpus, 1, 1, gpus, 1))
+            continue
         if not arch.is_moe:
             for pp in (1, 2, 4):
                 if gpus % pp == 0 and gpus // pp <= 64:
@@ -136,6 +140,7 @@ def frontier(
     calibration: Calibration | None = None,
     concurrencies: np.ndarray | None = None,
     kv_precision: str | None = None,
+    space: str = "all",
     cat: Catalog | None = None,
 ) -> Frontier:
     """The Pareto frontier of a model on a hardware (accelerator or system id) at ISL/OSL."""
@@ -151,7 +156,7 @@ def frontier(
     if m.architecture.attention == "gqa" and precision in ("fp4", "int4") and m.id.startswith("gpt-oss"):
         prec = Precision(weights="bf16", experts=precision, kv=kv)  # gpt-oss keeps attention in BF16
     max_gpus = max_gpus or max(hw.scaleup_domain, 8)
-    dep = deployments(m.architecture, max_gpus)
+    dep = deployments(m.architecture, max_gpus, space)
     conc = np.asarray(CONCURRENCIES if concurrencies is None else concurrencies, dtype=float)
     n_dep, n_c = dep.tp.size, conc.size
     grid = Parallel(*(np.repeat(getattr(dep, k), n_c) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep")))

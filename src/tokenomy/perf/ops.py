@@ -225,10 +225,8 @@ def prefill_cost(
     ops["gemm"] = (2 * isl * (p_attn + p_dense) / tp, (p_attn + p_dense) * wb / tp + 0 * isl)
     # Causal attention: each token attends to half the prompt on average (capped by windows / DSA top-k).
     full_ctx, slide_ctx = _attention_context(arch, isl / 2)
-    if arch.attention == "mla":
-        dim = arch.qk_head_dim + arch.v_head_dim  # prefill runs MLA un-absorbed
-    else:
-        dim = 2 * arch.head_dim
+    # Prefill runs MLA un-absorbed (per-head q·k over qk_head_dim, then v_head_dim).
+    dim = arch.qk_head_dim + arch.v_head_dim if arch.attention == "mla" else 2 * arch.head_dim
     core = (
         2
         * isl

@@ -1,0 +1,193 @@
+"""Physics of the production model: bounds that must hold, hand-computed examples, memory fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenomy.catalog import catalog
+from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.frontier import deployments, frontier, pareto_mask
+from tokenomy.perf.hardware import hardware_spec
+from tokenomy.perf.ops import (
+    Parallel,
+    Precision,
+    decode_step_cost,
+    expected_experts_touched,
+    kv_bytes_per_token_layer,
+    weight_bytes_per_gpu,
+)
+from tokenomy.perf.serving import Efficiency, Workload, predict_serving
+
+CAL = load_calibration()
+ZERO_OVERHEAD = Efficiency(
+    mem_decode=1.0,
+    mem_experts=1.0,
+    compute_decode=1.0,
+    compute_prefill=1.0,
+    step_overhead_ms=0.0,
+    layer_overhead_us=0.0,
+    request_overhead_us=0.0,
+    wide_imbalance=0.0,
+    comm_latency_us=0.0,
+    scaleout_latency_us=0.0,
+    ttft_overhead_ms=0.0,
+    burst_share=0.0,
+    prefill_interference=0.0,
+)
+
+
+def single(tp=1, pp=1, dp=1, moe_tp=None, ep=1, n=1) -> Parallel:
+    moe_tp = moe_tp or tp * dp
+    return Parallel(*(np.full(n, v) for v in (tp, pp, dp, moe_tp, ep)))
+
+
+CASES = [
+    ("llama-3.1-8b", "h100_sxm", "bf16", single(1)),
+    ("llama-3.1-70b", "h200_sxm", "fp8", single(4)),
+    ("llama-3.1-70b", "b200_sxm", "fp4", single(2)),
+    ("deepseek-r1", "h200_sxm", "fp8", single(8)),
+    ("deepseek-r1", "gb200", "fp4", single(1, dp=8, moe_tp=1, ep=8)),
+    ("gpt-oss-120b", "h100_sxm", "fp4", single(1)),
+    ("qwen3-235b-a22b", "h100_sxm", "fp8", single(4, ep=4, moe_tp=1)),
+    ("qwen3.5-397b-a17b", "b200_sxm", "fp4", single(8)),
+    ("kimi-k2.5", "b300_sxm", "int4", single(8)),
+    ("glm-5", "mi355x", "fp8", single(8)),
+]
+
+
+@pytest.mark.parametrize(("model", "hw_id", "precision", "par"), CASES)
+@pytest.mark.parametrize("backend", ["trtllm", "vllm", "sglang", "llama.cpp"])
+def test_decode_never_faster_than_weights_over_bandwidth(model, hw_id, precision, par, backend):
+    arch = catalog().model(model).architecture
+    hw = hardware_spec(hw_id)
+    prec = Precision(precision, precision, "fp8")
+    eff = CAL.efficiency(backend, hw.family)
+    conc = np.array([1.0, 8.0, 64.0, 256.0])
+    par4 = Parallel(*(np.repeat(getattr(par, k), 4) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep")))
+    res = predict_serving(arch, hw, prec, par4, Workload(np.full(4, 1024.0), np.full(4, 256.0), conc), eff)
+    # Dense parts are read in full every step; for MoE only the experts a batch touches, so bound by the rest.
+    dense_only = weight_bytes_per_gpu(arch, prec, par4) - (
+        arch.moe_layers
+        * arch.experts
+        * arch.expert_params()
+        * prec.expert_bytes
+        / (par4.moe_tp * par4.moe_ep)
+    )
+    floor_ms = dense_only / hw.memory_bw * 1e3
+    assert np.all(res.decode_step_ms >= floor_ms * 0.999)
+
+
+@pytest.mark.parametrize(("model", "hw_id", "precision", "par"), CASES)
+def test_tpot_never_decreases_with_concurrency(model, hw_id, precision, par):
+    arch = catalog().model(model).architecture
+    hw = hardware_spec(hw_id)
+    conc = np.unique(np.round(np.geomspace(1, 4096, 40)))
+    n = conc.size
+    grid = Parallel(*(np.repeat(getattr(par, k), n) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep")))
+    for isl, osl in [(1024, 1024), (8192, 1024), (1024, 8192)]:
+        work = Workload(np.full(n, float(isl)), np.full(n, float(osl)), conc)
+        res = predict_serving(
+            arch, hw, Precision(precision, precision, "bf16"), grid, work, CAL.efficiency("trtllm", hw.family)
+        )
+        tpot = res.tpot_ms[np.isfinite(res.tpot_ms)]
+        assert tpot.size > 0
+        assert np.all(np.diff(tpot) >= -1e-9), (isl, osl, tpot)
+
+
+def test_touched_experts_between_top_k_and_expert_count():
+    tokens = np.array([1, 2, 3, 8, 64, 1000, 1e6])
+    for experts, k in [(8, 2), (128, 4), (256, 8), (384, 8), (512, 10)]:
+        touched = expected_experts_touched(experts, k, tokens)
+        assert touched[0] == pytest.approx(k)
+        assert np.all(touched >= k - 1e-9) and np.all(touched <= experts + 1e-9)
+        assert np.all(np.diff(touched) >= 0)
+
+
+def test_hand_computed_dense_llama_8b():
+    """Llama-3.1-8B BF16, TP1, batch 1 at 1,000 tokens of context: bytes moved by hand."""
+    arch = catalog().model("llama-3.1-8b").architecture
+    attn = 4096 * 4096 * 2 + 2 * 4096 * 1024  # q, o + k, v projections
+    ffn = 3 * 4096 * 14336
+    head = 128256 * 4096
+    weights = 2 * (32 * (attn + ffn) + head)  # BF16; the embedding lookup reads one row only
+    kv_per_token = 32 * 2 * 8 * 128 * 2  # layers × (K and V) × KV heads × head dim × BF16
+    assert kv_per_token == 131072
+    cost = decode_step_cost(
+        arch, Precision("bf16", "bf16", "bf16"), single(1), np.array([1.0]), np.array([1000.0]), 8
+    )
+    moved = sum(b for _, b in cost.ops.values())
+    assert moved[0] == pytest.approx(weights + 1000 * kv_per_token, rel=1e-6)
+    # With every efficiency at 1 and no overheads, a step is bandwidth-bound: bytes / 3.35 TB/s.
+    hw = hardware_spec("h100_sxm")
+    res = predict_serving(
+        arch,
+        hw,
+        Precision("bf16", "bf16", "bf16"),
+        single(1),
+        Workload(np.array([999.0]), np.array([2.0]), np.array([1.0])),
+        ZERO_OVERHEAD,
+    )
+    assert res.decode_step_ms[0] == pytest.approx((weights + 1000 * kv_per_token) / 3.35e12 * 1e3, rel=0.02)
+
+
+def test_hand_computed_moe_gpt_oss_120b():
+    """gpt-oss-120b, batch 1: exactly top-4 of 128 experts per layer are read, stored at FP4 (4.5 bits)."""
+    arch = catalog().model("gpt-oss-120b").architecture
+    expert = 3 * 2880 * 2880 + 2 * 2880 + 2880  # gate/up/down + biases
+    assert arch.expert_params() == expert
+    cost = decode_step_cost(
+        arch, Precision("bf16", "fp4", "bf16"), single(1), np.array([1.0]), np.array([10.0]), 8
+    )
+    _, expert_bytes = cost.ops["ffn_experts"]
+    assert expert_bytes[0] == pytest.approx(36 * 4 * expert * 0.5625)
+    # At a large batch every expert is read once: the whole expert store.
+    cost = decode_step_cost(
+        arch, Precision("bf16", "fp4", "bf16"), single(1), np.array([4096.0]), np.array([10.0]), 8
+    )
+    assert cost.ops["ffn_experts"][1][0] == pytest.approx(36 * 128 * expert * 0.5625, rel=1e-3)
+
+
+def test_mla_kv_is_replicated_across_tp_and_gqa_is_split():
+    mla = catalog().model("deepseek-r1").architecture
+    gqa = catalog().model("llama-3.1-70b").architecture
+    tp = np.array([1, 8])
+    assert np.all(kv_bytes_per_token_layer(mla, 1.0, tp) == 576)
+    assert list(kv_bytes_per_token_layer(gqa, 2.0, tp)) == [2 * 8 * 128 * 2, 2 * 1 * 128 * 2]
+
+
+def test_out_of_memory_deployments_are_excluded_from_the_frontier():
+    f = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024)  # 810 GB of weights, 8 × 80 GB
+    assert f.points == [] and f.feasible == 0
+    f = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024, max_gpus=16)
+    assert f.points and all(p.gpus == 16 for p in f.points)
+    hw = hardware_spec("h100_sxm")
+    assert all(p.memory_per_gpu_gb * 1e9 <= hw.memory_bytes for p in f.points)
+
+
+def test_frontier_is_a_pareto_front_with_costs():
+    f = frontier("llama-3.1-70b", "h200", "fp8", 1024, 1024)
+    users = [p.tok_s_per_user for p in f.points]
+    tputs = [p.tput_per_gpu for p in f.points]
+    assert users == sorted(users) and tputs == sorted(tputs, reverse=True)
+    p = f.points[0]
+    assert p.tok_s_per_mw == pytest.approx(p.tput_per_gpu * 1000 / 1.73)
+    assert p.usd_per_mtok == pytest.approx(1.74 / (p.tput_per_gpu * 3600 / 1e6))
+
+
+def test_pareto_mask_keeps_only_undominated_points():
+    x = np.array([1.0, 2.0, 3.0, 2.0, np.nan])
+    y = np.array([3.0, 2.0, 1.0, 1.0, 9.0])
+    assert list(pareto_mask(x, y)) == [True, True, True, False, False]
+
+
+def test_deployment_space_respects_moe_convention():
+    arch = catalog().model("deepseek-r1").architecture
+    dep = deployments(arch, 64)
+    assert np.all(dep.tp * dep.dp == dep.moe_tp * dep.moe_ep)
+    assert dep.gpus.max() == 64
+
+
+def test_unverified_inputs_are_reported():
+    f = frontier("gpt-oss-120b", "rubin", "fp4", 1024, 1024)
+    assert any("allin_kw" in a for a in f.assumptions)
