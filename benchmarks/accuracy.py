@@ -6,14 +6,13 @@ Run: .venv/bin/python benchmarks/accuracy.py   (prints the figures quoted in the
 from __future__ import annotations
 
 import time
+from importlib import resources  # noqa: E402  (kept beside its use)
 
 import numpy as np
 
 from tokenomy.perf.frontier import frontier
 from tokenomy.points import read_points
 from tokenomy.validation import cross_validate, validate
-
-from importlib import resources  # noqa: E402  (kept beside its use)
 
 POINTS = str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv")
 TARGETS = {"ttft": 0.30, "tpot": 0.12, "tput_per_gpu": 0.15}

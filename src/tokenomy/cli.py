@@ -352,8 +352,8 @@ def validate(
 
 @app.command()
 def calibrate(
-    points: Path = typer.Option(
-        ..., "--points", help=POINTS_HELP + " Needs measured_ttft_ms / measured_tpot_ms."
+    points: Path | None = typer.Option(
+        None, "--points", help=POINTS_DEFAULT_HELP + " Needs measured_ttft_ms / measured_tpot_ms."
     ),
     out: Path = typer.Option(
         Path("calibration.json"), "--out", help="Where to write the fitted calibration."
@@ -486,7 +486,7 @@ def _render_frontier(f, rows: int = 14) -> None:
             "—" if p.usd_per_mtok is None else f"{p.usd_per_mtok:.3f}",
             f"{p.ttft_ms:,.0f}",
             f"{p.tpot_ms:.1f}",
-            p.deployment,
+            p.deployment + (" *" if p.extrapolated else ""),
             str(p.gpus),
             str(p.concurrency),
         )

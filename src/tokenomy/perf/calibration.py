@@ -38,7 +38,7 @@ BOUNDS = {
     "burst_share": (0.01, 1.0),
     "prefill_interference": (0.01, 5.0),
 }
-FAMILY_RIDGE = 1.0  # residual weight per unit of log-multiplier: keeps family tweaks small
+FAMILY_RIDGE = 3.0  # residual weight per unit of log-multiplier: keeps family tweaks small
 TTFT_WEIGHT = 0.7  # TTFT residuals count half as much as TPOT (TTFT is noisier and depends on the client)
 PACKAGED = resources.files("tokenomy.perf") / "data" / "calibration.json"
 
@@ -61,6 +61,19 @@ class Calibration:
         if tweak:
             eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
         return eff.physical()
+
+    def beyond_envelope(self, backend: str, family: str, per_rank_concurrency, dp, ep, gpus) -> np.ndarray:
+        """True where a deployment lies outside what this backend was calibrated on for this model family
+        (see :func:`arch_class`): an extrapolation."""
+        env = self.notes.get("envelope", {}).get(backend.lower(), {}).get(family)
+        if not env:
+            return np.ones(np.shape(per_rank_concurrency), dtype=bool)
+        return (
+            (np.asarray(per_rank_concurrency) > env["per_rank_concurrency"] * 1.5)
+            | (np.asarray(dp) > env["dp"])
+            | (np.asarray(ep) > env["ep"])
+            | (np.asarray(gpus) > env["gpus"])
+        )
 
     def source_of(self, backend: str, family: str) -> str:
         """Which fitted parameters a prediction rests on (for output notes)."""
@@ -219,6 +232,41 @@ def fit_calibration(
         data_sha256=data_sha256,
         n_points=int(np.isfinite(measured_tpot).sum()),
         notes={
-            "method": "scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight 0.5; family ridge 3"
+            "method": f"scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight {TTFT_WEIGHT}; "
+            f"family ridge {FAMILY_RIDGE}",
+            "envelope": envelope(groups, measured_tpot),
         },
     )
+
+
+def arch_class(arch) -> str:
+    """Coarse model family for the calibration envelope: dense, moe (GQA experts) or mla-moe."""
+    if not arch.is_moe:
+        return "dense"
+    return "mla-moe" if arch.attention == "mla" else "moe"
+
+
+def envelope(groups: Sequence, measured_tpot: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
+    """What the fit has seen, per backend and model family: the largest concurrency per attention rank, DP, EP and engine.
+
+    Frontier points beyond it are extrapolations and are marked as such.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for g in groups:
+        if g.error:
+            continue
+        seen = np.isfinite(measured_tpot[g.indices])
+        if not seen.any():
+            continue
+        par, work = g.par, g.work
+        by_class = out.setdefault(g.backend, {})
+        env = by_class.setdefault(
+            arch_class(g.arch), {"per_rank_concurrency": 0, "dp": 1, "ep": 1, "gpus": 1}
+        )
+        env["per_rank_concurrency"] = max(
+            env["per_rank_concurrency"], float((work.concurrency / par.dp)[seen].max())
+        )
+        env["dp"] = max(env["dp"], int(par.dp[seen].max()))
+        env["ep"] = max(env["ep"], int(par.moe_ep[seen].max()))
+        env["gpus"] = max(env["gpus"], int(par.gpus[seen].max()))
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
-from tokenomy.perf.calibration import Calibration, load_calibration
+from tokenomy.perf.calibration import Calibration, arch_class, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
 from tokenomy.perf.ops import Parallel, Precision
 from tokenomy.perf.serving import Workload, predict_serving
@@ -68,6 +68,7 @@ class FrontierPoint:
     moe_tp: int
     moe_ep: int
     memory_per_gpu_gb: float
+    extrapolated: bool = False  # outside the deployments and concurrencies the calibration has seen
 
     @property
     def deployment(self) -> str:
@@ -169,6 +170,9 @@ def frontier(
     user = np.where(valid, res.tok_s_per_user, np.nan)
     mask = pareto_mask(user, tput)
     price = hw.usd_per_gpu_hour.get(cost_basis)
+    beyond = calibration.beyond_envelope(
+        backend, arch_class(m.architecture), c / grid.dp, grid.dp, grid.moe_ep, grid.gpus
+    )
     points = []
     for i in np.where(mask)[0]:
         t = float(tput[i])
@@ -189,6 +193,7 @@ def frontier(
                 moe_tp=int(grid.moe_tp[i]),
                 moe_ep=int(grid.moe_ep[i]),
                 memory_per_gpu_gb=float(res.memory_per_gpu_gb[i]),
+                extrapolated=bool(beyond[i]),
             )
         )
     points.sort(key=lambda p: p.tok_s_per_user)
@@ -197,6 +202,12 @@ def frontier(
         assumptions.append("no all-in power in the catalog: tok/s per MW not computed")
     if not price:
         assumptions.append(f"no {cost_basis} $/GPU-hour preset in the catalog: $/M tokens not computed")
+    n_extra = sum(p.extrapolated for p in points)
+    if n_extra:
+        assumptions.append(
+            f"{n_extra} of {len(points)} frontier points (marked *) use a concurrency, attention-DP or EP width "
+            f"beyond the measured {backend} points the model was calibrated on: extrapolations"
+        )
     source = calibration.source_of(backend, hw.family)
     if "no " in source:
         assumptions.append(f"efficiencies {source}: predicted from specs")
