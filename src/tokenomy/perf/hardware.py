@@ -44,7 +44,7 @@ class HardwareSpec:
 
     def flops(self, precision: str) -> float:
         """Dense peak FLOP/s for a GEMM whose weights are stored at ``precision``."""
-        for p in {"fp4": ("fp4", "fp8", "bf16"), "int4": ("fp8", "bf16"), "fp8": ("fp8", "bf16")}.get(
+        for p in {"fp4": ("fp4", "bf16"), "int4": ("bf16",), "fp8": ("fp8", "bf16")}.get(
             precision, (precision, "bf16")
         ):
             if p in self.peak_flops:
