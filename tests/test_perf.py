@@ -191,3 +191,47 @@ def test_deployment_space_respects_moe_convention():
 def test_unverified_inputs_are_reported():
     f = frontier("gpt-oss-120b", "rubin", "fp4", 1024, 1024)
     assert any("allin_kw" in a for a in f.assumptions)
+
+
+def _serve(options=None, conc=(1.0, 16.0, 128.0)):
+    from tokenomy.perf.serving import ServingOptions
+
+    arch = catalog().model("deepseek-r1").architecture
+    hw = hardware_spec("h200_sxm")
+    n = len(conc)
+    par = Parallel(*(np.full(n, v) for v in (8, 1, 1, 8, 1)))
+    work = Workload(np.full(n, 8192.0), np.full(n, 1024.0), np.array(conc))
+    return predict_serving(
+        arch,
+        hw,
+        Precision("fp8", "fp8", "fp8"),
+        par,
+        work,
+        CAL.efficiency("trtllm", "hopper"),
+        options=options or ServingOptions(),
+    )
+
+
+def test_mtp_speeds_up_decode_only_when_drafts_are_accepted():
+    from tokenomy.perf.serving import ServingOptions
+
+    base = _serve()
+    useless = _serve(ServingOptions(mtp_draft_tokens=1, mtp_acceptance=0.0))
+    good = _serve(ServingOptions(mtp_draft_tokens=1, mtp_acceptance=0.8))
+    assert np.all(useless.tpot_ms > base.tpot_ms)  # verify work with nothing accepted is pure cost
+    assert np.all(good.tpot_ms < base.tpot_ms)
+    assert ServingOptions(mtp_draft_tokens=3, mtp_acceptance=0.5).accepted_tokens_per_step == pytest.approx(
+        1.875
+    )
+    with pytest.raises(ValueError):
+        ServingOptions(mtp_draft_tokens=1, mtp_acceptance=1.5)
+
+
+def test_disaggregation_removes_prefill_stalls_and_pays_for_prefill_gpus():
+    from tokenomy.perf.serving import ServingOptions
+
+    agg = _serve()
+    dis = _serve(ServingOptions(disaggregated=True))
+    assert np.all(dis.tpot_ms <= agg.tpot_ms)
+    assert np.all(dis.gpus > 8)  # the prefill pool is counted
+    assert dis.tpot_ms[-1] < 0.8 * agg.tpot_ms[-1]  # 8k prompts stall a busy aggregated engine

@@ -413,6 +413,18 @@ def frontier_cmd(
     max_concurrency: int | None = typer.Option(
         None, "--max-concurrency", min=1, help="Cap the concurrency sweep."
     ),
+    max_gpus: int | None = typer.Option(
+        None, "--max-gpus", min=1, help="Largest engine (default: the scale-up domain)."
+    ),
+    mtp_draft: int = typer.Option(
+        0, "--mtp-draft", min=0, max=8, help="Speculative (MTP) tokens drafted per step."
+    ),
+    mtp_acceptance: float = typer.Option(
+        0.0, "--mtp-acceptance", min=0.0, max=1.0, help="Acceptance rate per draft."
+    ),
+    disagg: bool = typer.Option(
+        False, "--disagg", help="Disaggregated prefill/decode (prefill GPUs counted)."
+    ),
     calibration: Path | None = typer.Option(None, "--calibration", help=CALIBRATION_HELP),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of the frontier(s) here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
@@ -425,7 +437,9 @@ def frontier_cmd(
     from dataclasses import asdict
 
     from tokenomy.perf.frontier import CONCURRENCIES, frontier
+    from tokenomy.perf.serving import ServingOptions
 
+    options = ServingOptions(mtp_draft_tokens=mtp_draft, mtp_acceptance=mtp_acceptance, disaggregated=disagg)
     cal = _load_calibration(calibration)
     conc = CONCURRENCIES[max_concurrency >= CONCURRENCIES] if max_concurrency else None
     results = []
@@ -433,7 +447,17 @@ def frontier_cmd(
         try:
             results.append(
                 frontier(
-                    model, hw, precision, isl, osl, backend, cost_basis, calibration=cal, concurrencies=conc
+                    model,
+                    hw,
+                    precision,
+                    isl,
+                    osl,
+                    backend,
+                    cost_basis,
+                    max_gpus=max_gpus,
+                    calibration=cal,
+                    concurrencies=conc,
+                    options=options,
                 )
             )
         except (UnknownIdError, MissingFigureError, ValueError) as exc:

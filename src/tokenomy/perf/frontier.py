@@ -12,7 +12,7 @@ from tokenomy.catalog.architecture import Architecture
 from tokenomy.perf.calibration import Calibration, arch_class, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
 from tokenomy.perf.ops import Parallel, Precision
-from tokenomy.perf.serving import Workload, predict_serving
+from tokenomy.perf.serving import ServingOptions, Workload, predict_serving
 
 CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64 distinct levels, 1 to 4096
 NVIDIA_FAMILIES = ("hopper", "blackwell", "rubin")
@@ -142,6 +142,7 @@ def frontier(
     concurrencies: np.ndarray | None = None,
     kv_precision: str | None = None,
     space: str = "all",
+    options: ServingOptions | None = None,
     cat: Catalog | None = None,
 ) -> Frontier:
     """The Pareto frontier of a model on a hardware (accelerator or system id) at ISL/OSL."""
@@ -163,7 +164,7 @@ def frontier(
     grid = Parallel(*(np.repeat(getattr(dep, k), n_c) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep")))
     c = np.tile(conc, n_dep)
     work = Workload(isl=np.full(c.shape, float(isl)), osl=np.full(c.shape, float(osl)), concurrency=c)
-    res = predict_serving(m.architecture, hw, prec, grid, work, eff, strict_memory=True)
+    res = predict_serving(m.architecture, hw, prec, grid, work, eff, strict_memory=True, options=options)
     # A request can't be split across attention-DP ranks: keep concurrency ≥ DP.
     valid = res.fits & (c >= grid.dp)
     tput = np.where(valid, res.tput_per_gpu, np.nan)
@@ -207,6 +208,16 @@ def frontier(
         assumptions.append(
             f"{n_extra} of {len(points)} frontier points (marked *) use a concurrency, attention-DP or EP width "
             f"beyond the measured {backend} points the model was calibrated on: extrapolations"
+        )
+    if options and options.mtp_draft_tokens:
+        assumptions.append(
+            f"speculative decoding: {options.mtp_draft_tokens} draft token(s), acceptance {options.mtp_acceptance:.0%} "
+            f"({options.accepted_tokens_per_step:.2f} tokens per step; not calibrated)"
+        )
+    if options and options.disaggregated:
+        assumptions.append(
+            f"disaggregated prefill: pool sized at {options.prefill_utilization:.0%} utilization, counted in tok/s/GPU "
+            "(not calibrated)"
         )
     source = calibration.source_of(backend, hw.family)
     if "no " in source:

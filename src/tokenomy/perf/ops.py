@@ -129,11 +129,19 @@ def decode_step_cost(
     batch: np.ndarray,
     context: np.ndarray,
     scaleup_domain: int,
+    tokens_per_request: float = 1.0,
 ) -> StepCost:
-    """One decode step of ``batch`` requests (summed over attention-DP ranks) at mean ``context`` tokens."""
-    batch = np.asarray(batch, dtype=float)
+    """One decode step of ``batch`` requests (summed over attention-DP ranks) at mean ``context`` tokens.
+
+    ``tokens_per_request`` > 1 is a speculative-decoding verify step: each request scores several tokens,
+    multiplying FLOPs and activations while weights and the KV cache are still read once.
+    """
+    q = float(tokens_per_request)
+    requests = np.asarray(batch, dtype=float)
+    batch = requests * q  # tokens in the step
     tp, dp, pp = par.tp.astype(float), par.dp.astype(float), par.pp.astype(float)
-    b = batch / dp  # requests per attention rank
+    b = batch / dp  # tokens per attention rank
+    r = requests / dp  # requests per attention rank (KV reads)
     wb, eb, h = prec.weight_bytes, prec.expert_bytes, arch.hidden_size
     softmax_layers = arch.layers - arch.linear_layers
     ops: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -146,7 +154,7 @@ def decode_step_cost(
     full_ctx, slide_ctx = _attention_context(arch, context)
     kv_tok = kv_bytes_per_token_layer(arch, prec.kv_bytes, tp)
     full_layers, slide_layers = arch.full_attention_layers, arch.sliding_layers
-    kv_read = b * kv_tok * (full_layers * full_ctx + slide_layers * slide_ctx)
+    kv_read = r * kv_tok * (full_layers * full_ctx + slide_layers * slide_ctx)
     if arch.attention == "mla":
         dim = 2 * arch.kv_lora_rank + arch.qk_rope_head_dim  # absorbed MLA: scores and values in latent space
         core_flops = 2 * b * (arch.heads / tp) * dim * (full_layers * full_ctx)
@@ -154,11 +162,11 @@ def decode_step_cost(
         dim = 2 * arch.head_dim
         core_flops = 2 * b * (arch.heads / tp) * dim * (full_layers * full_ctx + slide_layers * slide_ctx)
     if arch.index_topk:  # DSA indexer scores every cached token with a few small heads
-        kv_read = kv_read + b * full_layers * context * arch.index_head_dim * 1.0
+        kv_read = kv_read + r * full_layers * context * arch.index_head_dim * 1.0
         core_flops = core_flops + 2 * b * full_layers * context * arch.index_heads * arch.index_head_dim
     if arch.linear_layers:
         state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim
-        kv_read = kv_read + 2 * b * arch.linear_layers * np.maximum(state / tp, 1) * LINEAR_STATE_BYTES
+        kv_read = kv_read + 2 * r * arch.linear_layers * np.maximum(state / tp, 1) * LINEAR_STATE_BYTES
         core_flops = core_flops + 4 * b * arch.linear_layers * state / tp
     ops["attn_core"] = (core_flops, kv_read)
 

@@ -63,6 +63,27 @@ class Efficiency:
 
 
 @dataclass(frozen=True)
+class ServingOptions:
+    """Serving features beyond plain aggregated decoding (not fitted: taken from the arguments)."""
+
+    mtp_draft_tokens: int = 0  # speculative tokens drafted per step (DeepSeek MTP: 1-3)
+    mtp_acceptance: float = 0.0  # probability each drafted token is accepted
+    disaggregated: bool = False  # prefill on a separate GPU pool (Dynamo-style)
+    prefill_utilization: float = 0.7  # how busy the disaggregated prefill pool is kept
+
+    def __post_init__(self) -> None:
+        if self.mtp_draft_tokens < 0 or not 0.0 <= self.mtp_acceptance <= 1.0:
+            raise ValueError("MTP needs draft tokens ≥ 0 and an acceptance rate in [0, 1]")
+        if not 0.05 <= self.prefill_utilization <= 0.95:
+            raise ValueError("prefill_utilization must be in [0.05, 0.95]")
+
+    @property
+    def accepted_tokens_per_step(self) -> float:
+        """Expected tokens emitted per verify step: 1 + a + a² + … + a^d."""
+        return 1.0 + sum(self.mtp_acceptance**i for i in range(1, self.mtp_draft_tokens + 1))
+
+
+@dataclass(frozen=True)
 class Workload:
     isl: np.ndarray
     osl: np.ndarray
@@ -143,6 +164,7 @@ def predict_serving(
     work: Workload,
     eff: Efficiency,
     strict_memory: bool = False,
+    options: ServingOptions | None = None,
 ) -> ServingResult:
     """TTFT, TPOT and throughput of aggregated serving at fixed concurrency (closed loop, like the benchmarks).
 
@@ -151,7 +173,10 @@ def predict_serving(
     output length is fixed), the rest stalls its decode steps. When the KV cache holds fewer requests than the
     concurrency, the rest wait in the server's queue (Little's law). ``strict_memory`` marks such points as not
     fitting instead (the frontier's rule: C × (ISL + OSL) must fit).
+
+    ``options`` turns on speculative decoding (MTP) or disaggregated prefill (see :class:`ServingOptions`).
     """
+    opts = options or ServingOptions()
     conc = np.asarray(work.concurrency, dtype=float)
     isl = np.asarray(work.isl, dtype=float)
     osl = np.asarray(work.osl, dtype=float)
@@ -164,24 +189,37 @@ def predict_serving(
     running = np.clip(np.minimum(conc, capacity), 1.0, None)
     # Pipeline parallelism: PP micro-batches of running/PP requests are in flight; a token passes every stage.
     micro = running / par.pp
-    dec = decode_step_cost(arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain)
+    dec = decode_step_cost(
+        arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain, 1.0 + opts.mtp_draft_tokens
+    )
     t_stage = step_time_s(
         dec, hw, compute_prec, eff.compute_decode, eff.mem_decode, latency_s, eff.mem_experts, out_latency_s
     )
     width = np.log2(np.maximum(par.dp, par.moe_ep).astype(float))
     t_stage = t_stage * (1.0 + eff.wide_imbalance * width)
+    t_stage = t_stage * (1.0 + opts.mtp_draft_tokens / arch.layers)  # the draft (MTP) layers
     t_dec = par.pp * t_stage + fixed_s + eff.request_overhead_us * 1e-6 * running / par.dp
+    t_dec = t_dec / opts.accepted_tokens_per_step  # time per generated token
     pre = prefill_cost(arch, prec, par, isl, hw.scaleup_domain)
     t_pre = par.pp * step_time_s(
         pre, hw, compute_prec, eff.compute_prefill, eff.mem_decode, latency_s, None, out_latency_s
     )
     t_pre = t_pre + fixed_s
 
-    others = np.maximum(running / par.dp - 1.0, 0.0)
-    stall = eff.prefill_interference * others * t_pre
     steps = np.maximum(osl - 1, 1)
-    tpot = t_dec + (1.0 - eff.burst_share) * stall / steps
-    ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + eff.burst_share * stall + 1.5 * t_dec
+    if opts.disaggregated:
+        # Decode engines never prefill; a prefill pool of the same engine size runs at `prefill_utilization`,
+        # so a request waits an M/D/1 queue, then its KV cache crosses the scale-out network.
+        rho = opts.prefill_utilization
+        kv_bytes = kv_cache_bytes_per_gpu(arch, prec, par, par.dp.astype(float), isl) * par.gpus / par.dp
+        transfer = kv_bytes / (hw.scaleout_bw * par.gpus / par.dp)
+        tpot = t_dec
+        ttft = eff.ttft_overhead_ms * 1e-3 + t_pre * (1 + rho / (2 * (1 - rho))) + transfer + 0.5 * t_dec
+    else:
+        others = np.maximum(running / par.dp - 1.0, 0.0)
+        stall = eff.prefill_interference * others * t_pre
+        tpot = t_dec + (1.0 - eff.burst_share) * stall / steps
+        ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + eff.burst_share * stall + 1.5 * t_dec
     e2e_running = ttft + steps * tpot
     queue_wait = (conc / running - 1.0) * e2e_running
     ttft = ttft + queue_wait
@@ -191,7 +229,11 @@ def predict_serving(
     mem = memory_per_gpu_bytes(arch, prec, par, conc if strict_memory else running, tokens)
     fits = (capacity >= (conc if strict_memory else 1.0)) & (mem <= hw.memory_bytes * USABLE_MEMORY * 1.0001)
     gpus = par.gpus.astype(float)
-    out_tput = conc * osl / e2e / gpus
+    decode_gpus = gpus
+    if opts.disaggregated:
+        # Prefill GPUs to keep up: arrivals/s × prefill time per request (one engine of `gpus`) / utilization.
+        gpus = gpus + (conc / e2e) * (t_pre / par.dp) * gpus / opts.prefill_utilization
+    out_tput = conc * osl / e2e / decode_gpus
     total_tput = conc * (isl + osl) / e2e / gpus
     nan = np.where(fits, 1.0, np.nan)
     return ServingResult(
