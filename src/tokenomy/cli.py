@@ -517,3 +517,158 @@ def _render_frontier(f, rows: int = 14) -> None:
     console.print(table)
     for a in f.assumptions:
         console.print(f"[yellow]note:[/] {a}")
+
+
+# ---- economics: plan / cost / capacity / claims -----------------------------------------------------------------
+def _money(x: float | None) -> str:
+    if x is None:
+        return "—"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{sign}${x / div:.2f}{unit}"
+    return f"{sign}${x:.2f}"
+
+
+def _count(x: float | None) -> str:
+    if x is None:
+        return "—"
+    for unit, div in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+@app.command()
+def plan(
+    scenario: Path | None = typer.Argument(
+        None, help="Scenario YAML (default: the built-in 1 GW GTC 2026 factory)."
+    ),
+    example: bool = typer.Option(False, "--example", help="Print a commented scenario file and exit."),
+    allocation: str | None = typer.Option(
+        None, "--allocation", help="Override: fixed or optimize (LP, HiGHS)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
+
+    Each tier's interactivity floor picks the most productive frontier point that meets it. Power goes to
+    tiers by fixed shares or by a linear program under demand caps (`--allocation optimize`).
+    """
+    from tokenomy.econ.factory import plan as make_plan
+    from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, load_scenario
+
+    if example:
+        sys.stdout.write(EXAMPLE_YAML)
+        return
+    try:
+        sc = load_scenario(scenario)
+        if allocation:
+            sc = sc.model_copy(update={"allocation": allocation})
+            if allocation not in ("fixed", "optimize"):
+                fail("--allocation must be fixed or optimize")
+        result = make_plan(sc)
+    except ScenarioError as exc:
+        fail(str(exc))
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(result.as_dict())
+        return
+    _render_plan(result)
+
+
+def _render_plan(result) -> None:
+    sc = result.scenario
+    console.print(
+        f"[bold]{sc['name']}[/]: {sc['power_mw']:,.0f} MW at the meter, PUE {sc['pue']}, region {sc['region']}, "
+        f"{sc['allocation']} allocation, cost basis {sc['cost_basis']}"
+    )
+    for g in result.generations:
+        table = Table(
+            title=f"{g.name} ({', '.join(g.usd_per_gpu_hour)}: "
+            + ", ".join(f"${v:.2f}/GPU-h" for v in g.usd_per_gpu_hour.values())
+            + ")",
+            title_justify="left",
+        )
+        for col in (
+            "tier",
+            "model",
+            "floor",
+            "point",
+            "MW",
+            "GPUs",
+            "tok/s",
+            "tokens/yr",
+            "revenue/yr",
+            "cost/yr",
+            "margin/yr",
+            "$/M cost",
+            "price $/M",
+        ):
+            table.add_column(col, justify="left" if col in ("tier", "model", "point") else "right")
+        for t in g.tiers:
+            if not t.reachable:
+                table.add_row(
+                    t.name,
+                    t.model,
+                    f"{t.min_tok_s_per_user:g}",
+                    f"[dim]{t.reason}[/]",
+                    f"{t.power_mw:,.0f}",
+                    *["—"] * 6,
+                    "—",
+                    f"{t.price_usd_per_mtok:g}",
+                )
+                continue
+            table.add_row(
+                t.name,
+                f"{t.model} {t.precision}",
+                f"{t.min_tok_s_per_user:g}",
+                f"{t.tok_s_per_user:.0f} tok/s/u, {t.tput_per_gpu:,.0f}/GPU{' *' if t.extrapolated else ''}",
+                f"{t.power_mw:,.0f}",
+                _count(t.gpus),
+                _count(t.tok_s),
+                _count(t.sold_output_tokens_per_year),
+                _money(t.revenue_usd),
+                _money(t.cost_usd),
+                _money(t.margin_usd),
+                "—" if t.cost_usd_per_mtok is None else f"{t.cost_usd_per_mtok:.3f}",
+                f"{t.price_usd_per_mtok:g}",
+            )
+        table.add_section()
+        table.add_row(
+            "[bold]total[/]",
+            "",
+            "",
+            "",
+            f"{g.power_mw - g.unused_mw:,.0f}",
+            _count(g.gpus),
+            _count(g.tok_s),
+            _count(g.output_tokens_per_year),
+            _money(g.revenue_usd),
+            _money(g.cost_usd),
+            _money(g.margin_usd),
+            "—" if g.cost_usd_per_mtok is None else f"{g.cost_usd_per_mtok:.3f}",
+            "",
+        )
+        console.print(table)
+        extra = [f"{g.racks:,.0f} racks/nodes"]
+        if g.shadow_price_usd_per_mw_year is not None:
+            extra.append(f"shadow price of power {_money(g.shadow_price_usd_per_mw_year)} per MW-year")
+        console.print("[dim]" + "; ".join(extra + g.notes) + "[/]")
+    if result.ratios:
+        table = Table(title="generation ratios", title_justify="left")
+        for col in ("generation", "vs", "revenue", "output tokens", "margin"):
+            table.add_column(col)
+        for r in result.ratios:
+            table.add_row(
+                r["generation"],
+                r["vs"],
+                *("—" if r[k] is None else f"{r[k]:.1f}x" for k in ("revenue", "output_tokens", "margin")),
+            )
+        console.print(table)
+    console.print("[bold]assumptions[/]")
+    for a in result.assumptions:
+        console.print(f"  • {a}")
+    console.print("[dim]* operating point outside the calibration envelope (an extrapolation)[/]")

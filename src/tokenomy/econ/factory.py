@@ -1,0 +1,400 @@
+"""The AI-factory planner: power → GPUs → racks → tokens → revenue, cost and margin, per price tier.
+
+For each generation (a hardware or a mix) and tier, the tier's interactivity floor picks the frontier point
+with the most throughput that still meets it. Power is split across tiers by fixed shares or by a linear
+program (scipy HiGHS) that maximizes margin under per-tier demand caps; its dual is the shadow price of power.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import linprog
+
+from tokenomy.catalog import Catalog, catalog
+from tokenomy.econ.energy import energy_per_token
+from tokenomy.econ.scenario import Generation, Scenario, TierSpec
+from tokenomy.econ.tco import HOURS_PER_YEAR, gpu_hour_cost
+from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.frontier import Frontier, frontier
+
+SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
+
+
+@dataclass
+class ResolvedTier:
+    """A scenario tier with every field filled in from the catalog."""
+
+    id: str
+    name: str
+    share: float
+    model: str
+    price_usd_per_mtok: float
+    input_price_usd_per_mtok: float
+    min_tok_s_per_user: float
+    isl: int
+    osl: int
+    demand_tokens_per_day: float | None
+    unverified: list[str] = field(default_factory=list)
+
+
+def resolve_tier(spec: TierSpec, cat: Catalog) -> ResolvedTier:
+    """Fill unset fields from the catalog tier of the same id; a new tier must set them all."""
+    try:
+        base = cat.tier(spec.tier)
+    except LookupError:
+        base = None
+    missing = []
+
+    def pick(name: str, catalog_figure: str | None = None) -> float | None:
+        value = getattr(spec, name)
+        if value is not None:
+            return value
+        if base is not None and catalog_figure and base.value(catalog_figure) is not None:
+            return base.value(catalog_figure)
+        missing.append(name)
+        return None
+
+    price = pick("price_usd_per_mtok", "price_usd_per_mtok")
+    floor = pick("min_tok_s_per_user", "min_tok_s_per_user")
+    isl = pick("isl", "isl_tokens")
+    osl = pick("osl", "osl_tokens")
+    model = spec.model or (base.default_model if base else None)
+    if model is None:
+        missing.append("model")
+    if missing:
+        raise ValueError(f"tier '{spec.tier}' is not in the catalog: set {', '.join(missing)}")
+    unverified = []
+    if base is not None:
+        for fname, catalog_figure in (
+            ("min_tok_s_per_user", "min_tok_s_per_user"),
+            ("price_usd_per_mtok", "price_usd_per_mtok"),
+            ("isl", "isl_tokens"),
+            ("osl", "osl_tokens"),
+        ):
+            fig = base.figures.get(catalog_figure)
+            if getattr(spec, fname) is None and fig is not None and fig.confidence in ("U", "W"):
+                unverified.append(f"{base.name} {fname} = {fig.value:g} [{fig.confidence}]")
+    return ResolvedTier(
+        id=spec.tier,
+        name=base.name if base else spec.tier,
+        share=spec.share,
+        model=cat.model(model).id,
+        price_usd_per_mtok=float(price),
+        input_price_usd_per_mtok=float(spec.input_price_usd_per_mtok or 0.0),
+        min_tok_s_per_user=float(floor),
+        isl=int(isl),
+        osl=int(osl),
+        demand_tokens_per_day=spec.demand_tokens_per_day,
+        unverified=unverified,
+    )
+
+
+def native_precision(hardware: str, model_default: str, cat: Catalog) -> str:
+    """The lowest precision the hardware computes natively (FP4 > FP8 > BF16); FP4/INT4 checkpoints stay so."""
+    acc = cat.accelerator(hardware)
+    if acc.value("fp4_dense_tflops"):
+        return "fp4"
+    if model_default in ("fp4", "int4"):
+        return model_default
+    return "fp8" if acc.value("fp8_dense_tflops") else "bf16"
+
+
+@dataclass
+class TierResult:
+    """One tier on one hardware of a generation: the operating point and its money, power and carbon."""
+
+    tier: str
+    name: str
+    hardware: str
+    model: str
+    precision: str
+    isl: int
+    osl: int
+    min_tok_s_per_user: float
+    price_usd_per_mtok: float
+    reachable: bool
+    reason: str
+    power_mw: float = 0.0
+    gpus: float = 0.0
+    racks: float = 0.0
+    tok_s: float = 0.0
+    output_tok_s: float = 0.0
+    output_tokens_per_year: float = 0.0
+    sold_output_tokens_per_year: float = 0.0
+    revenue_usd: float = 0.0
+    cost_usd: float = 0.0
+    margin_usd: float = 0.0
+    cost_usd_per_mtok: float | None = None
+    tok_s_per_user: float | None = None
+    tput_per_gpu: float | None = None
+    deployment: str = ""
+    extrapolated: bool = False
+    joules_per_token: float | None = None
+    wh_per_query: float | None = None
+    gco2_per_mtok: float | None = None
+    # per MW of meter power, for the allocation
+    margin_usd_per_mw: float = 0.0
+    output_tokens_per_day_per_mw: float = 0.0
+
+
+@dataclass
+class GenerationPlan:
+    name: str
+    tiers: list[TierResult]
+    power_mw: float
+    unused_mw: float
+    gpus: float
+    racks: float
+    tok_s: float
+    output_tokens_per_year: float
+    revenue_usd: float
+    cost_usd: float
+    margin_usd: float
+    usd_per_gpu_hour: dict[str, float]
+    shadow_price_usd_per_mw_year: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cost_usd_per_mtok(self) -> float | None:
+        sold = sum(t.sold_output_tokens_per_year for t in self.tiers)
+        return self.cost_usd / (sold / 1e6) if sold else None
+
+
+@dataclass
+class Plan:
+    scenario: dict
+    generations: list[GenerationPlan]
+    ratios: list[dict[str, float | str | None]]
+    assumptions: list[str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@functools.lru_cache(maxsize=256)
+def _frontier_cached(
+    model: str, hw: str, precision: str, isl: int, osl: int, backend: str | None
+) -> Frontier:
+    return frontier(model, hw, precision, isl, osl, backend, calibration=load_calibration())
+
+
+@dataclass
+class PerGpu:
+    """One GPU at a tier's operating point, for a year."""
+
+    gpus_per_mw: float
+    tput: float
+    output_tput: float
+    revenue_usd_year: float
+    cost_usd_year: float
+    gpus_per_system: float | None
+
+
+def _unit(
+    tier: ResolvedTier, hw_query: str, gen: Generation, scenario: Scenario, cat: Catalog
+) -> tuple[TierResult, PerGpu | None]:
+    """Per-GPU operating point and money for one tier on one hardware; power is applied later."""
+    acc = cat.accelerator(hw_query)
+    try:
+        system = cat.system(hw_query)
+    except LookupError:
+        system = None
+    model = cat.model(tier.model)
+    precision = gen.precision or native_precision(hw_query, model.default_precision, cat)
+    out = TierResult(
+        tier=tier.id,
+        name=tier.name,
+        hardware=system.id if system else acc.id,
+        model=model.id,
+        precision=precision,
+        isl=tier.isl,
+        osl=tier.osl,
+        min_tok_s_per_user=tier.min_tok_s_per_user,
+        price_usd_per_mtok=tier.price_usd_per_mtok,
+        reachable=False,
+        reason="",
+    )
+    f = _frontier_cached(model.id, acc.id, precision, tier.isl, tier.osl, gen.backend)
+    point = f.at_interactivity(tier.min_tok_s_per_user)
+    if point is None:
+        best = max((p.tok_s_per_user for p in f.points), default=0.0)
+        out.reason = (
+            f"unreachable: best {best:.0f} tok/s/user < floor {tier.min_tok_s_per_user:g}"
+            if f.points
+            else "no deployment fits in memory"
+        )
+        return out, None
+    region = cat.region(scenario.region)
+    cost = gpu_hour_cost(hw_query, scenario.cost_basis, region, scenario.pue, scenario.ownership, cat)
+    allin_kw = acc.require("allin_kw")
+    gpus_per_mw = 1000.0 / (allin_kw * scenario.pue)
+    out_tok_s_gpu = point.output_tput_per_gpu
+    in_tok_s_gpu = point.tput_per_gpu - out_tok_s_gpu
+    revenue_gpu_year = (
+        SECONDS_PER_YEAR
+        * scenario.utilization
+        * (out_tok_s_gpu * tier.price_usd_per_mtok + in_tok_s_gpu * tier.input_price_usd_per_mtok)
+        / 1e6
+    )
+    cost_gpu_year = cost.total * HOURS_PER_YEAR
+    e = energy_per_token(
+        allin_kw, point.tput_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
+    )
+    out.reachable = True
+    out.tok_s_per_user = point.tok_s_per_user
+    out.tput_per_gpu = point.tput_per_gpu
+    out.deployment = f"{point.deployment} x C{point.concurrency}"
+    out.extrapolated = point.extrapolated
+    out.margin_usd_per_mw = (revenue_gpu_year - cost_gpu_year) * gpus_per_mw
+    out.output_tokens_per_day_per_mw = out_tok_s_gpu * 86400 * scenario.utilization * gpus_per_mw
+    out.joules_per_token = e.joules_per_token_facility
+    out.wh_per_query = e.wh_per_query
+    out.gco2_per_mtok = e.gco2_per_mtok
+    per_gpu = PerGpu(
+        gpus_per_mw,
+        point.tput_per_gpu,
+        out_tok_s_gpu,
+        revenue_gpu_year,
+        cost_gpu_year,
+        system.value("gpus") if system else None,
+    )
+    return out, per_gpu
+
+
+def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario, tier: ResolvedTier) -> None:
+    t.power_mw = mw
+    if g is None or mw <= 0:
+        return
+    t.gpus = mw * g.gpus_per_mw
+    t.racks = t.gpus / g.gpus_per_system if g.gpus_per_system else 0.0
+    t.tok_s = t.gpus * g.tput
+    t.output_tok_s = t.gpus * g.output_tput
+    t.output_tokens_per_year = t.output_tok_s * SECONDS_PER_YEAR * scenario.utilization
+    cap = tier.demand_tokens_per_day * 365 if tier.demand_tokens_per_day else None
+    sold = min(t.output_tokens_per_year, cap) if cap else t.output_tokens_per_year
+    t.sold_output_tokens_per_year = sold
+    t.revenue_usd = (
+        t.gpus * g.revenue_usd_year * (sold / t.output_tokens_per_year if t.output_tokens_per_year else 0)
+    )
+    t.cost_usd = t.gpus * g.cost_usd_year
+    t.margin_usd = t.revenue_usd - t.cost_usd
+    t.cost_usd_per_mtok = t.cost_usd / (sold / 1e6) if sold else None
+
+
+def _allocate(
+    units: list[TierResult], tiers: list[ResolvedTier], hw_shares: list[float], scenario: Scenario, n_hw: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """MW per (tier, hardware) pair: fixed shares, or the LP."""
+    n_t = len(tiers)
+    if scenario.allocation == "fixed":
+        mw = np.array(
+            [tiers[i // n_hw].share * hw_shares[i % n_hw] * scenario.power_mw for i in range(n_t * n_hw)]
+        )
+        return mw, None
+    margin = np.array([u.margin_usd_per_mw for u in units])
+    tokens = np.array([u.output_tokens_per_day_per_mw for u in units])
+    reachable = np.array([u.reachable for u in units])
+    hw_index = np.array([i % n_hw for i in range(n_t * n_hw)])
+    hw_power = np.array(hw_shares) * scenario.power_mw
+    a_ub = [(hw_index == h).astype(float) for h in range(n_hw)]
+    b_ub = list(hw_power)
+    for t, tier in enumerate(tiers):
+        if tier.demand_tokens_per_day:
+            row = np.zeros(n_t * n_hw)
+            row[t * n_hw : (t + 1) * n_hw] = tokens[t * n_hw : (t + 1) * n_hw]
+            a_ub.append(row)
+            b_ub.append(tier.demand_tokens_per_day)
+    bounds = [(0.0, None if reachable[i] else 0.0) for i in range(n_t * n_hw)]
+    res = linprog(-margin, A_ub=np.array(a_ub), b_ub=np.array(b_ub), bounds=bounds, method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"allocation LP failed: {res.message}")
+    return res.x, -np.asarray(res.ineqlin.marginals[:n_hw])
+
+
+def plan_generation(
+    gen: Generation, tiers: list[ResolvedTier], scenario: Scenario, cat: Catalog
+) -> GenerationPlan:
+    n_hw = len(gen.hardware)
+    pairs = [_unit(t, h.system, gen, scenario, cat) for t in tiers for h in gen.hardware]
+    units = [u for u, _ in pairs]
+    mw, shadow = _allocate(units, tiers, [h.share for h in gen.hardware], scenario, n_hw)
+    for i, (u, per_gpu) in enumerate(pairs):
+        _apply_power(u, per_gpu, float(mw[i]), scenario, tiers[i // n_hw])
+    used = sum(u.power_mw for u in units if u.reachable)
+    allocated = sum(u.power_mw for u in units)
+    notes = []
+    stranded = sum(u.power_mw for u in units if not u.reachable)
+    if stranded > 0:
+        notes.append(
+            f"{stranded:,.0f} MW of fixed shares go to tiers this generation cannot reach (stranded)"
+        )
+    costs = {}
+    for h in gen.hardware:
+        try:
+            costs[h.system] = gpu_hour_cost(
+                h.system, scenario.cost_basis, scenario.region, scenario.pue, scenario.ownership, cat
+            ).total
+        except LookupError as exc:
+            notes.append(str(exc))
+    shadow_value = float(np.mean(shadow)) if shadow is not None else None
+    return GenerationPlan(
+        name=gen.name,
+        tiers=units,
+        power_mw=scenario.power_mw,
+        unused_mw=scenario.power_mw - allocated + stranded if scenario.allocation == "optimize" else stranded,
+        gpus=sum(u.gpus for u in units),
+        racks=sum(u.racks for u in units),
+        tok_s=sum(u.tok_s for u in units),
+        output_tokens_per_year=sum(u.sold_output_tokens_per_year for u in units),
+        revenue_usd=sum(u.revenue_usd for u in units),
+        cost_usd=sum(u.cost_usd for u in units),
+        margin_usd=sum(u.margin_usd for u in units),
+        usd_per_gpu_hour=costs,
+        shadow_price_usd_per_mw_year=shadow_value,
+        notes=notes + ([] if used else ["no tier is reachable on this hardware"]),
+    )
+
+
+def plan(scenario: Scenario, cat: Catalog | None = None) -> Plan:
+    """Plan every generation of the scenario on the full power budget, and compare them."""
+    cat = cat or catalog()
+    tiers = [resolve_tier(t, cat) for t in scenario.tiers]
+    gens = [plan_generation(g, tiers, scenario, cat) for g in scenario.generations]
+    base = gens[0]
+    ratios = []
+    for g in gens[1:]:
+        ratios.append(
+            {
+                "generation": g.name,
+                "vs": base.name,
+                "revenue": g.revenue_usd / base.revenue_usd if base.revenue_usd else None,
+                "output_tokens": g.output_tokens_per_year / base.output_tokens_per_year
+                if base.output_tokens_per_year
+                else None,
+                "margin": g.margin_usd / base.margin_usd if base.margin_usd > 0 else None,
+            }
+        )
+    region = cat.region(scenario.region)
+    assumptions = [
+        f"region {region.name}: electricity ${region.electricity_usd_per_kwh:.4f}/kWh "
+        f"[{region.figures['electricity_usd_per_kwh'].confidence}], grid "
+        f"{region.value('grid_gco2_per_kwh'):g} gCO2e/kWh [{region.figures['grid_gco2_per_kwh'].confidence}]",
+        f"PUE {scenario.pue:g}; utilization {scenario.utilization:.0%} of the year sold [U]",
+        f"cost basis: {scenario.cost_basis}"
+        + (
+            f" ({scenario.ownership.lifetime_years:g}-year life, {scenario.ownership.cost_of_capital:.0%} cost of "
+            f"capital, {scenario.ownership.opex_fraction:.0%} opex/yr) [U]"
+            if scenario.cost_basis == "owned"
+            else ""
+        ),
+        "price tiers charge output tokens; GPUs per MW = 1000 / (all-in kW per GPU x PUE)",
+    ]
+    for t in tiers:
+        assumptions += [f"tier {u}" for u in t.unverified]
+    assumptions.append(
+        "Vera Rubin power and price are derived [U]: TDP-scaled all-in kW, $40B/GW capex fallback"
+    )
+    return Plan(scenario=scenario.model_dump(), generations=gens, ratios=ratios, assumptions=assumptions)
