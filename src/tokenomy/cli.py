@@ -537,7 +537,7 @@ def _count(x: float | None) -> str:
     for unit, div in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= div:
             return f"{x / div:.2f}{unit}"
-    return f"{x:.0f}"
+    return f"{x:.3g}"
 
 
 @app.command()
@@ -672,3 +672,183 @@ def _render_plan(result) -> None:
     for a in result.assumptions:
         console.print(f"  • {a}")
     console.print("[dim]* operating point outside the calibration envelope (an extrapolation)[/]")
+
+
+@app.command()
+def cost(
+    model: str = typer.Option(..., "--model", "-m", help="Model id or alias."),
+    hardware: list[str] = typer.Option(
+        ..., "--hardware", "-H", help="Accelerator or system id; repeat to compare."
+    ),
+    tok_s_per_user: float = typer.Option(
+        50.0, "--tok-s-per-user", "-u", min=0.1, help="Target interactivity."
+    ),
+    isl: int = typer.Option(1024, "--isl", min=1),
+    osl: int = typer.Option(1024, "--osl", min=1),
+    region: list[str] = typer.Option(
+        ["us", "us-ft", "china-west", "germany", "nordics"],
+        "--region",
+        "-r",
+        help="Region ids (see `tokenomy catalog list regions`); repeat.",
+    ),
+    basis: list[str] = typer.Option(
+        ["owned", "neocloud"], "--basis", "-b", help="owned, hyperscaler, neocloud or rental; repeat."
+    ),
+    precision: str | None = typer.Option(None, "--precision"),
+    pue: float | None = typer.Option(None, "--pue", min=1.0, max=3.0, help="Override the region's PUE."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
+
+    Example: US (9.1 c/kWh) vs Gansu (0.4 CNY/kWh), CloudMatrix 384 vs GB200 NVL72:
+    `tokenomy cost -m deepseek-r1 -H cloudmatrix_384 -H gb200_nvl72 -r us-ft -r china-west`
+    """
+    from tokenomy.econ.cost import cost_report
+
+    try:
+        rep = cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis, precision, pue)
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(rep.as_dict())
+        return
+    for p in rep.points:
+        console.print(
+            f"{p.hardware}: {rep.model} {p.precision} at {p.tok_s_per_user:.0f} tok/s/user → "
+            f"{p.tput_per_gpu:,.0f} tok/s/GPU ({p.deployment}{', extrapolated' if p.extrapolated else ''})"
+        )
+    table = Table(
+        title=f"{rep.model}, ISL {rep.isl} / OSL {rep.osl}, at ≥ {rep.target_tok_s_per_user:g} tok/s/user"
+    )
+    for col in (
+        "hardware",
+        "region",
+        "basis",
+        "$/GPU-h",
+        "capex/power/opex",
+        "$/M tok",
+        "$/M out",
+        "tok/s/MW",
+        "J/tok",
+        "Wh/query",
+        "gCO2e/M tok",
+    ):
+        table.add_column(col, justify="left" if col in ("hardware", "region", "basis") else "right")
+    for r in rep.rows:
+        split = (
+            f"{r.split['capex']:.2f}/{r.split['power']:.2f}/{r.split['opex']:.2f}"
+            if r.basis == "owned"
+            else "preset"
+        )
+        table.add_row(
+            r.hardware,
+            r.region,
+            r.basis,
+            f"{r.usd_per_gpu_hour:.2f}",
+            split,
+            f"{r.usd_per_mtok:.3f}",
+            f"{r.usd_per_output_mtok:.3f}",
+            f"{r.tok_s_per_mw / 1e6:.2f}M",
+            f"{r.joules_per_token:.3f}",
+            f"{r.wh_per_query:.3f}",
+            f"{r.gco2_per_mtok:,.0f}",
+        )
+    console.print(table)
+    for v in rep.verdicts:
+        console.print(f"• {v}")
+    console.print("[bold]per-query energy, public figures for comparison[/] (ours: Wh/query column)")
+    for name, wh in rep.public_per_query_wh.items():
+        console.print(f"  {name}: {wh:g} Wh")
+    console.print(f"  EcoLogits v0.9.1 formula for this model and OSL: {rep.ecologits_wh_per_query:.3f} Wh")
+    for n in rep.notes:
+        console.print(f"[yellow]note:[/] {n}")
+
+
+@app.command()
+def capacity(
+    tokens_per_day: float = typer.Option(
+        ...,
+        "--tokens-per-day",
+        "-t",
+        min=1.0,
+        help="Output tokens per day to serve, e.g. 30e12 (Doubao, Dec 2025).",
+    ),
+    tier_mix: str | None = typer.Option(
+        None,
+        "--tier-mix",
+        help="e.g. free=0.5,medium=0.3,high=0.2 "
+        "(default: a third each of Free, Medium and High).",
+    ),
+    hardware: list[str] = typer.Option(
+        list(("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")),
+        "--hardware",
+        "-H",
+        help="Systems to size; repeat.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
+    from tokenomy.econ.capacity import capacity as size
+    from tokenomy.econ.capacity import parse_mix
+
+    try:
+        rep = size(tokens_per_day, parse_mix(tier_mix), hardware)
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(rep.as_dict())
+        return
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
+    table = Table(title=f"{_count(rep.tokens_per_day)} output tokens/day ({mix})")
+    for col in ("hardware", "MW", "GW", "GPUs", "racks/nodes", "capex", "MW by tier"):
+        table.add_column(col, justify="left" if col in ("hardware", "MW by tier") else "right")
+    for r in rep.rows:
+        tiers = ", ".join(f"{k} {'—' if v is None else f'{v:,.0f}'}" for k, v in r.by_tier_mw.items())
+        if r.power_mw is None:
+            table.add_row(r.hardware, "cannot serve", "", "", "", "", "; ".join(r.notes))
+            continue
+        table.add_row(
+            r.hardware,
+            f"{r.power_mw:,.0f}",
+            f"{r.power_mw / 1000:.2f}",
+            _count(r.gpus),
+            _count(r.racks),
+            _money(r.capex_usd),
+            tiers,
+        )
+    console.print(table)
+    for a in rep.assumptions:
+        console.print(f"  • {a}")
+
+
+@app.command()
+def claims(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Audit every vendor/analyst claim in the catalog: the claim, our number, the ratio and a verdict.
+
+    Verdicts: within 1.5x, within 3x, not supported, or cannot check. Conditions a claim leaves out are
+    filled with stated defaults, listed under each claim.
+    """
+    from tokenomy.econ.claims import audit_claims, checks_as_dicts
+
+    checks = audit_claims()
+    if json_out:
+        print_json(checks_as_dicts(checks))
+        return
+    table = Table(title="claims audit (ours / claimed)", show_lines=True)
+    for col in ("claim", "claimed", "ours", "ratio", "verdict", "assumptions"):
+        table.add_column(col, overflow="fold")
+    colours = {"within 1.5x": "green", "within 3x": "yellow", "not supported": "red", "cannot check": "dim"}
+    for c in checks:
+        table.add_row(
+            f"{c.statement} [dim][{c.confidence}][/]",
+            f"{_count(c.claimed)} {c.unit}",
+            "—" if c.ours is None else _count(c.ours),
+            "—" if c.ratio is None else f"{c.ratio:.2f}",
+            f"[{colours[c.verdict]}]{c.verdict}[/]",
+            "; ".join(c.assumptions),
+        )
+    console.print(table)
+    counts = {v: sum(c.verdict == v for c in checks) for v in colours}
+    console.print(", ".join(f"{n} {v}" for v, n in counts.items()))

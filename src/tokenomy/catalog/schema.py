@@ -172,6 +172,7 @@ class ClaimConditions(BaseModel):
     isl: int | None = None
     osl: int | None = None
     tok_s_per_user: float | None = None
+    sweep: str | None = None  # the benchmark's search space, e.g. inferencex-v1 (TP 1-8, concurrency 4-64)
     note: str | None = None
 
 

@@ -1,0 +1,99 @@
+"""Capacity: a token demand (output tokens per day) → MW, GW, GPUs, racks and capex per hardware generation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tokenomy.catalog import Catalog, catalog
+from tokenomy.econ.factory import _unit, resolve_tier
+from tokenomy.econ.scenario import Generation, HardwareShare, Scenario, TierSpec, default_scenario
+from tokenomy.econ.tco import capex_per_gpu_usd
+
+DEFAULT_GENERATIONS = ("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")
+DEFAULT_MIX = {"free": 1 / 3, "medium": 1 / 3, "high": 1 / 3}  # tiers every generation can serve
+
+
+@dataclass
+class CapacityRow:
+    hardware: str
+    power_mw: float | None
+    gpus: float | None
+    racks: float | None
+    capex_usd: float | None
+    by_tier_mw: dict[str, float | None]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CapacityReport:
+    tokens_per_day: float
+    tier_mix: dict[str, float]
+    rows: list[CapacityRow]
+    assumptions: list[str]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_mix(text: str | None) -> dict[str, float]:
+    """'free=0.5,medium=0.5' → {'free': 0.5, 'medium': 0.5}; shares must sum to 1."""
+    if not text:
+        return {}
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--tier-mix: '{part}' should look like tier=share, e.g. free=0.5") from None
+    if abs(sum(mix.values()) - 1) > 1e-6:
+        raise ValueError(f"--tier-mix shares sum to {sum(mix.values()):g}, not 1")
+    return mix
+
+
+def capacity(
+    tokens_per_day: float,
+    tier_mix: dict[str, float] | None = None,
+    hardware: tuple[str, ...] | list[str] = DEFAULT_GENERATIONS,
+    scenario: Scenario | None = None,
+    cat: Catalog | None = None,
+) -> CapacityReport:
+    """Power, GPUs and capex to produce ``tokens_per_day`` output tokens split across tiers (default: a third
+    each of Free, Medium and High, at the default scenario's floors and workloads)."""
+    cat = cat or catalog()
+    sc = scenario or default_scenario()
+    mix = tier_mix or dict(DEFAULT_MIX)
+    specs = {t.tier: t for t in sc.tiers}
+    tiers = [resolve_tier(specs.get(name) or TierSpec(tier=name), cat) for name in mix]
+    rows = []
+    for hw in hardware:
+        gen = Generation(name=hw, hardware=[HardwareShare(system=hw)])
+        by_tier: dict[str, float | None] = {}
+        notes = []
+        total_mw = 0.0
+        for tier in tiers:
+            unit, per_gpu = _unit(tier, hw, gen, sc, cat)
+            if per_gpu is None or unit.output_tokens_per_day_per_mw <= 0:
+                by_tier[tier.id] = None
+                notes.append(f"{tier.name}: {unit.reason}")
+                continue
+            mw = mix[tier.id] * tokens_per_day / unit.output_tokens_per_day_per_mw
+            by_tier[tier.id] = mw
+            total_mw += mw
+        if notes:
+            rows.append(CapacityRow(hw, None, None, None, None, by_tier, notes))
+            continue
+        acc = cat.accelerator(hw)
+        try:
+            system = cat.system(hw)
+        except LookupError:
+            system = None
+        gpus = total_mw * 1000.0 / (acc.require("allin_kw") * sc.pue)
+        capex_gpu, how = capex_per_gpu_usd(acc, system, sc.ownership, sc.pue)
+        racks = gpus / system.require("gpus") if system and system.value("gpus") else None
+        rows.append(CapacityRow(hw, total_mw, gpus, racks, gpus * capex_gpu, by_tier, [f"capex: {how}"]))
+    assumptions = [
+        f"tokens are output tokens sold; utilization {sc.utilization:.0%} [U]; PUE {sc.pue:g}",
+        "each tier at its floor's most productive frontier point (`tokenomy plan` for the tiers' settings)",
+    ]
+    return CapacityReport(tokens_per_day, mix, rows, assumptions)

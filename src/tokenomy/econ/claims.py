@@ -1,0 +1,275 @@
+"""Audit of vendor and analyst claims: each recomputed by tokenomy's model under its stated conditions.
+
+Where a claim leaves a condition out (model, ISL/OSL, interactivity), the audit picks a stated default and
+prints it among the assumptions. Verdicts: within 1.5×, within 3×, or not supported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from tokenomy.catalog import Catalog, catalog
+from tokenomy.catalog.schema import Claim, MissingFigureError
+from tokenomy.econ.factory import native_precision, plan
+from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
+from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.frontier import Frontier, frontier
+from tokenomy.perf.serving import ServingOptions
+
+DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
+DEFAULT_ISL, DEFAULT_OSL = 1024, 1024
+DEFAULT_TOK_S_PER_USER = 50.0  # where a per-GPU or per-MW figure names no interactivity
+
+
+@dataclass
+class ClaimCheck:
+    id: str
+    statement: str
+    metric: str
+    claimed: float
+    unit: str
+    ours: float | None
+    ratio: float | None  # ours / claimed
+    verdict: str
+    confidence: str
+    source: str
+    assumptions: list[str] = field(default_factory=list)
+
+
+def verdict(ratio: float | None) -> str:
+    if ratio is None or not np.isfinite(ratio) or ratio <= 0:
+        return "cannot check"
+    off = max(ratio, 1 / ratio)
+    if off <= 1.5:
+        return "within 1.5x"
+    if off <= 3.0:
+        return "within 3x"
+    return "not supported"
+
+
+class _Ctx:
+    """Caches frontiers and plans across claims."""
+
+    def __init__(self, cat: Catalog):
+        self.cat = cat
+        self.cal = load_calibration()
+        self._frontiers: dict[tuple, Frontier] = {}
+        self._plan = None
+
+    def frontier(
+        self,
+        model: str,
+        hardware: str,
+        precision: str | None,
+        isl: int,
+        osl: int,
+        disagg: bool = False,
+        sweep: str | None = None,
+    ) -> Frontier:
+        prec = precision or native_precision(hardware, self.cat.model(model).default_precision, self.cat)
+        key = (model, hardware, prec, isl, osl, disagg, sweep)
+        if key not in self._frontiers:
+            opts = ServingOptions(disaggregated=True) if disagg else None
+            kwargs = {}
+            if sweep == "inferencex-v1":  # InferenceX v1 method: TP 1-8 at concurrency 4-64
+                kwargs = {"space": "tp", "max_gpus": 8, "concurrencies": np.array([4, 8, 16, 32, 64])}
+            self._frontiers[key] = frontier(
+                model, hardware, prec, isl, osl, calibration=self.cal, options=opts, **kwargs
+            )
+        return self._frontiers[key]
+
+    def plan(self):
+        if self._plan is None:
+            sc = default_scenario()
+            gens = [
+                Generation(name=s, hardware=[HardwareShare(system=s)])
+                for s in ("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")
+            ]
+            self._plan = plan(sc.model_copy(update={"generations": gens}), self.cat)
+        return self._plan
+
+
+def _metric_at(
+    f: Frontier, metric: str, tok_s_per_user: float | None, assumptions: list[str]
+) -> float | None:
+    """tok/s per MW or per GPU on a frontier: at an interactivity, or at maximum volume when none is stated."""
+    attr = {
+        "tok_s_per_mw": "tok_s_per_mw",
+        "tok_s_per_gpu": "tput_per_gpu",
+        "tok_s_per_gw": "tok_s_per_mw",
+        "usd_per_mtok": "usd_per_mtok",
+    }[metric]
+    if not f.points:
+        return None
+    if tok_s_per_user is None:
+        if metric == "usd_per_mtok":
+            tok_s_per_user = DEFAULT_TOK_S_PER_USER
+            assumptions.append(f"interactivity not stated: {tok_s_per_user:g} tok/s/user assumed")
+        else:
+            inside = [p for p in f.points if not p.extrapolated] or f.points
+            assumptions.append(
+                "interactivity not stated: maximum-volume point of the frontier"
+                + (" within the calibration envelope" if len(inside) < len(f.points) else "")
+            )
+            values = [getattr(p, attr) for p in inside if getattr(p, attr) is not None]
+            return max(values) if values else None
+    value = f.interpolate(tok_s_per_user, attr)
+    if value is None:
+        p = f.at_interactivity(tok_s_per_user)
+        value = getattr(p, attr) if p else None
+    return value
+
+
+def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
+    c = claim.conditions
+    a: list[str] = []
+    ours: float | None = None
+    cat = ctx.cat
+    model = c.model if c.model and c.model in cat.models else None
+    if c.model and model is None:
+        model = max(cat.models.values(), key=lambda m: m.total_params_b).id
+        a.append(f"model '{c.model}' is not in the catalog: the largest catalog MoE, {model}, stands in")
+    if claim.metric in ("tok_s_per_mw", "tok_s_per_gpu", "tok_s_per_gw", "usd_per_mtok"):
+        model = model or DEFAULT_MODEL
+        if not c.model:
+            a.append(f"model not stated: {model} assumed")
+        isl, osl = c.isl or DEFAULT_ISL, c.osl or DEFAULT_OSL
+        if not c.isl:
+            a.append(f"ISL/OSL not stated: {isl}/{osl} assumed")
+        hw = (c.hardware or "").split("+")[0]
+        if "+" in (c.hardware or ""):
+            a.append("Groq LPX part not modeled (no power figure in the catalog): Rubin alone")
+        f = ctx.frontier(model, hw, c.precision, isl, osl, sweep=c.sweep)
+        a.append(f"{f.hardware} {f.precision} ({f.backend})")
+        if c.sweep == "inferencex-v1":
+            a.append("like-for-like sweep of InferenceX v1: TP 1-8, concurrency 4-64")
+        metric = "tok_s_per_mw" if claim.metric == "tok_s_per_gw" else claim.metric
+        ours = _metric_at(f, metric, c.tok_s_per_user, a)
+        if claim.kind == "ratio" and ours is not None and not c.baseline:
+            # Dynamo's claims: disaggregated serving against aggregated on the same hardware.
+            fd = ctx.frontier(model, hw, c.precision, isl, osl, disagg=True)
+            a.append("baseline not stated: disaggregated vs aggregated serving on the same hardware")
+            dis = _metric_at(fd, metric, c.tok_s_per_user, [])
+            ours = dis / ours if dis else None
+        elif claim.kind == "ratio" and ours is not None:
+            fb = ctx.frontier(model, c.baseline, c.baseline_precision, isl, osl, sweep=c.sweep)
+            a.append(f"baseline {fb.hardware} {fb.precision}")
+            base = _metric_at(fb, metric, c.tok_s_per_user, [])
+            ours = ours / base if base else None
+        if claim.kind == "ratio" and ours is None and c.baseline and c.tok_s_per_user:
+            fb = ctx.frontier(model, c.baseline, c.baseline_precision, isl, osl, sweep=c.sweep)
+            reach = min(
+                max((p.tok_s_per_user for p in f.points), default=0),
+                max((p.tok_s_per_user for p in fb.points), default=0),
+            )
+            if reach > 0:
+                a.append(
+                    f"neither reaches {c.tok_s_per_user:g} tok/s/user in our model: compared at "
+                    f"{reach:.0f} tok/s/user, the fastest both reach"
+                )
+                top, base = _metric_at(f, metric, reach, []), _metric_at(fb, metric, reach, [])
+                ours = top / base if top and base else None
+        elif claim.metric == "usd_per_mtok" and ours is None:
+            a.append("no $/GPU-hour preset")
+    elif claim.metric == "tok_s_per_user":
+        f = ctx.frontier(model or DEFAULT_MODEL, c.hardware, c.precision, DEFAULT_ISL, DEFAULT_OSL)
+        a.append(
+            f"model not stated: {f.model} {f.precision}, {DEFAULT_ISL}/{DEFAULT_OSL} assumed; fastest point"
+        )
+        ours = max((p.tok_s_per_user for p in f.points), default=None)
+    elif claim.metric in ("revenue_per_mw", "revenue_usd_per_gw_year"):
+        p = ctx.plan()
+        gens = {g.name: g for g in p.generations}
+        hw = (c.hardware or "").split("+")[0]
+        a.append("default 1 GW scenario (GTC 2026 tiers, 25% each, tokenomy floors [U])")
+        if "+" in (c.hardware or ""):
+            a.append("Groq LPX part not modeled (no power figure in the catalog): Rubin alone")
+        if claim.metric == "revenue_per_mw":
+            base = gens[c.baseline].revenue_usd if c.baseline in gens else None
+            ours = gens[hw].revenue_usd / base if base else None
+        else:
+            ours = gens[hw].revenue_usd * 1000.0 / p.scenario["power_mw"]
+    elif claim.metric == "capex_usd_per_gw":
+        sysm = cat.system("gb300_nvl72")
+        capex = sysm.require("price_usd") / sysm.require("allin_kw") * 1e6 * 1.2
+        a.append(
+            "GB300 NVL72 rack price / all-in kW x PUE 1.2; racks only (no building, power plant, network)"
+        )
+        ours = capex
+    elif claim.metric == "tflops_per_kw":
+        cm, nvl = cat.system(c.hardware), cat.system(c.baseline)
+        cm_tf = cm.require("gpus") * cat.accelerators[cm.accelerator].require("bf16_dense_tflops")
+        nvl_tf = nvl.require("gpus") * cat.accelerators[nvl.accelerator].require("bf16_dense_tflops")
+        ours = (nvl_tf / nvl.require("allin_kw")) / (cm_tf / cm.require("allin_kw"))
+        a.append(
+            f"BF16 dense: {cm_tf / 1e3:,.0f} PF / {cm.require('allin_kw'):g} kW vs "
+            f"{nvl_tf / 1e3:,.0f} PF / {nvl.require('allin_kw'):g} kW"
+        )
+    elif claim.metric == "tokens":
+        ours = 8000 / 400
+        a.append(
+            "arithmetic of the stated token counts (8,000 / 400); see `tokenomy consume` for measured ratios"
+        )
+    elif claim.metric == "compute":
+        arch = cat.model(DEFAULT_MODEL).architecture
+        ours = _answer_flops(arch, 1000, 8000) / _answer_flops(arch, 1000, 400)
+        a.append(
+            f"{DEFAULT_MODEL}: FLOPs of 8,000 vs 400 output tokens after a 1,000-token prompt "
+            "(2 x active params + attention over the growing context)"
+        )
+    ratio = ours / claim.value.value if ours is not None and claim.value.value else None
+    return ClaimCheck(
+        id=claim.id,
+        statement=claim.statement,
+        metric=claim.metric,
+        claimed=claim.value.value,
+        unit=claim.unit,
+        ours=ours,
+        ratio=ratio,
+        verdict=verdict(ratio),
+        confidence=claim.value.confidence,
+        source=claim.value.source,
+        assumptions=a,
+    )
+
+
+def _answer_flops(arch, isl: int, osl: int) -> float:
+    """FLOPs to generate ``osl`` tokens after ``isl``: linear layers plus attention over the context."""
+    ctx = np.arange(isl, isl + osl, dtype=float)
+    per_token = 2.0 * arch.active_params
+    dim = (2 * arch.kv_lora_rank + arch.qk_rope_head_dim) if arch.attention == "mla" else 2 * arch.head_dim
+    attention = 2.0 * arch.heads * dim * arch.full_attention_layers * ctx
+    return float(np.sum(per_token + attention))
+
+
+def audit_claims(cat: Catalog | None = None) -> list[ClaimCheck]:
+    """Every claim in the catalog, recomputed; a claim that cannot be computed says why."""
+    cat = cat or catalog()
+    ctx = _Ctx(cat)
+    out = []
+    for claim in cat.claims.values():
+        try:
+            out.append(_check(claim, ctx))
+        except (LookupError, MissingFigureError, ValueError) as exc:
+            out.append(
+                ClaimCheck(
+                    claim.id,
+                    claim.statement,
+                    claim.metric,
+                    claim.value.value,
+                    claim.unit,
+                    None,
+                    None,
+                    "cannot check",
+                    claim.value.confidence,
+                    claim.value.source,
+                    [str(exc)],
+                )
+            )
+    return out
+
+
+def checks_as_dicts(checks: list[ClaimCheck]) -> list[dict]:
+    return [asdict(c) for c in checks]

@@ -1,0 +1,162 @@
+"""Cost per million tokens of a model on hardware at a target interactivity, by region and cost basis."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tokenomy.catalog import Catalog, catalog
+from tokenomy.catalog.schema import MissingFigureError
+from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH, ecologits_wh_per_output_token, energy_per_token
+from tokenomy.econ.factory import native_precision
+from tokenomy.econ.tco import Ownership, gpu_hour_cost, usd_per_mtok
+from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.frontier import frontier
+
+DEFAULT_REGIONS = ("us", "us-ft", "china-west", "germany", "nordics")
+DEFAULT_BASES = ("owned", "neocloud")
+
+
+@dataclass
+class CostRow:
+    hardware: str
+    region: str
+    basis: str
+    usd_per_gpu_hour: float
+    split: dict[str, float]
+    usd_per_mtok: float  # FACTS §1 formula: all tokens (input + output)
+    usd_per_output_mtok: float
+    tok_s_per_mw: float  # per MW of all-in IT power (FACTS §1)
+    joules_per_token: float  # at the meter (× PUE)
+    wh_per_query: float
+    gco2_per_mtok: float
+    gco2_per_query: float
+
+
+@dataclass
+class HardwarePoint:
+    hardware: str
+    precision: str
+    tok_s_per_user: float
+    tput_per_gpu: float
+    output_tput_per_gpu: float
+    deployment: str
+    extrapolated: bool
+
+
+@dataclass
+class CostReport:
+    model: str
+    isl: int
+    osl: int
+    target_tok_s_per_user: float
+    points: list[HardwarePoint]
+    rows: list[CostRow]
+    verdicts: list[str]
+    public_per_query_wh: dict[str, float]
+    ecologits_wh_per_query: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cost_report(
+    model: str,
+    hardware: list[str],
+    tok_s_per_user: float = 50.0,
+    isl: int = 1024,
+    osl: int = 1024,
+    regions: tuple[str, ...] | list[str] = DEFAULT_REGIONS,
+    bases: tuple[str, ...] | list[str] = DEFAULT_BASES,
+    precision: str | None = None,
+    pue: float | None = None,
+    ownership: Ownership | None = None,
+    cat: Catalog | None = None,
+) -> CostReport:
+    cat = cat or catalog()
+    m = cat.model(model)
+    cal = load_calibration()
+    points, rows, notes = [], [], []
+    for hw in hardware:
+        acc = cat.accelerator(hw)
+        prec = precision or native_precision(hw, m.default_precision, cat)
+        f = frontier(m.id, acc.id, prec, isl, osl, calibration=cal)
+        p = f.at_interactivity(tok_s_per_user)
+        if p is None:
+            best = max((q.tok_s_per_user for q in f.points), default=0)
+            notes.append(f"{hw}: cannot reach {tok_s_per_user:g} tok/s/user (best {best:.0f})")
+            continue
+        points.append(
+            HardwarePoint(
+                hw,
+                prec,
+                p.tok_s_per_user,
+                p.tput_per_gpu,
+                p.output_tput_per_gpu,
+                f"{p.deployment} x C{p.concurrency}",
+                p.extrapolated,
+            )
+        )
+        allin = acc.value("allin_kw")
+        if allin is None:
+            notes.append(f"{hw}: no all-in power in the catalog; cost and energy not computed")
+            continue
+        notes += [f"{hw}: {a}" for a in f.assumptions if "unverified" in a]
+        for region_id in regions:
+            region = cat.region(region_id)
+            r_pue = pue if pue is not None else region.require("pue")
+            e = energy_per_token(allin, p.tput_per_gpu, r_pue, region.require("grid_gco2_per_kwh"), isl, osl)
+            for basis in bases:
+                try:
+                    c = gpu_hour_cost(hw, basis, region, r_pue, ownership, cat)
+                except MissingFigureError as exc:
+                    notes.append(str(exc))
+                    continue
+                rows.append(
+                    CostRow(
+                        hardware=hw,
+                        region=region.id,
+                        basis=basis,
+                        usd_per_gpu_hour=c.total,
+                        split=c.split(),
+                        usd_per_mtok=usd_per_mtok(c.total, p.tput_per_gpu),
+                        usd_per_output_mtok=usd_per_mtok(c.total, p.output_tput_per_gpu),
+                        tok_s_per_mw=p.tput_per_gpu * 1000.0 / allin,
+                        joules_per_token=e.joules_per_token_facility,
+                        wh_per_query=e.wh_per_query,
+                        gco2_per_mtok=e.gco2_per_mtok,
+                        gco2_per_query=e.gco2_per_query,
+                    )
+                )
+    verdicts = _verdicts(rows)
+    eco = ecologits_wh_per_output_token(m.active_params_b, pue or 1.2) * osl
+    return CostReport(m.id, isl, osl, tok_s_per_user, points, rows, verdicts, PUBLIC_PER_QUERY_WH, eco, notes)
+
+
+def _verdicts(rows: list[CostRow]) -> list[str]:
+    """Who wins on cost where power is cheap, and who wins on tokens where power is scarce."""
+    out = []
+    owned = [r for r in rows if r.basis == "owned"] or rows
+    if not owned:
+        return out
+    by_region: dict[str, list[CostRow]] = {}
+    for r in owned:
+        by_region.setdefault(r.region, []).append(r)
+    for region, rs in by_region.items():
+        best = min(rs, key=lambda r: r.usd_per_mtok)
+        out.append(
+            f"{region}: cheapest per M tokens is {best.hardware} at ${best.usd_per_mtok:.3f} ({best.basis})"
+        )
+    hw_best_mw = max(owned, key=lambda r: r.tok_s_per_mw)
+    out.append(
+        f"power-scarce (most tok/s per MW): {hw_best_mw.hardware} at {hw_best_mw.tok_s_per_mw / 1e6:.2f}M tok/s/MW"
+    )
+    hardware = sorted({r.hardware for r in owned})
+    if len(hardware) >= 2 and len(by_region) >= 2:
+        cheap = min(by_region, key=lambda k: min(r.split.get("power", 0) for r in by_region[k]))
+        dear = max(by_region, key=lambda k: max(r.split.get("power", 0) for r in by_region[k]))
+        for label, region in (("cheap power", cheap), ("dear power", dear)):
+            rs = by_region[region]
+            best = min(rs, key=lambda r: r.usd_per_mtok)
+            out.append(f"with {label} ({region}) {best.hardware} wins on $/M tokens")
+    return out
