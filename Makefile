@@ -22,7 +22,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 install: $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(BIN)/tokenomy frontier --model llama-3.1-70b --hardware h200 --precision fp8 --isl 1024 --osl 1024 --plot out/frontier.png
+	$(BIN)/tokenomy plan
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check src tests benchmarks

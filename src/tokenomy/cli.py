@@ -6,6 +6,7 @@ Every command takes `--json` to print the same data as machine-readable JSON on 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -31,8 +32,17 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal (pipes, CI logs) tables get 120 columns, not 80."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal and not os.environ.get("COLUMNS"):
+        c = Console(stderr=stderr, width=120)
+    return c
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 class Kind(StrEnum):
@@ -593,48 +603,37 @@ def _render_plan(result) -> None:
             title_justify="left",
         )
         for col in (
-            "tier",
+            "tier ≥ floor",
             "model",
-            "floor",
-            "point",
+            "tok/s/user",
+            "tok/s/GPU",
             "MW",
             "GPUs",
-            "tok/s",
             "tokens/yr",
             "revenue/yr",
             "cost/yr",
             "margin/yr",
             "$/M cost",
-            "price $/M",
         ):
-            table.add_column(col, justify="left" if col in ("tier", "model", "point") else "right")
+            table.add_column(col, justify="left" if col in ("tier ≥ floor", "model") else "right")
         for t in g.tiers:
+            tier = f"{t.name} ≥{t.min_tok_s_per_user:g} (${t.price_usd_per_mtok:g}/M)"
             if not t.reachable:
-                table.add_row(
-                    t.name,
-                    t.model,
-                    f"{t.min_tok_s_per_user:g}",
-                    f"[dim]{t.reason}[/]",
-                    f"{t.power_mw:,.0f}",
-                    *["—"] * 6,
-                    "—",
-                    f"{t.price_usd_per_mtok:g}",
-                )
+                best = t.reason.split("best ")[-1].split(" ")[0] if "best" in t.reason else "—"
+                table.add_row(tier, t.model, f"[dim]max {best}[/]", "—", f"{t.power_mw:,.0f}", *["—"] * 6)
                 continue
             table.add_row(
-                t.name,
+                tier,
                 f"{t.model} {t.precision}",
-                f"{t.min_tok_s_per_user:g}",
-                f"{t.tok_s_per_user:.0f} tok/s/u, {t.tput_per_gpu:,.0f}/GPU{' *' if t.extrapolated else ''}",
+                f"{t.tok_s_per_user:.0f}",
+                f"{t.tput_per_gpu:,.0f}{' *' if t.extrapolated else ''}",
                 f"{t.power_mw:,.0f}",
                 _count(t.gpus),
-                _count(t.tok_s),
                 _count(t.sold_output_tokens_per_year),
                 _money(t.revenue_usd),
                 _money(t.cost_usd),
                 _money(t.margin_usd),
                 "—" if t.cost_usd_per_mtok is None else f"{t.cost_usd_per_mtok:.3f}",
-                f"{t.price_usd_per_mtok:g}",
             )
         table.add_section()
         table.add_row(
@@ -644,13 +643,11 @@ def _render_plan(result) -> None:
             "",
             f"{g.power_mw - g.unused_mw:,.0f}",
             _count(g.gpus),
-            _count(g.tok_s),
             _count(g.output_tokens_per_year),
             _money(g.revenue_usd),
             _money(g.cost_usd),
             _money(g.margin_usd),
             "—" if g.cost_usd_per_mtok is None else f"{g.cost_usd_per_mtok:.3f}",
-            "",
         )
         console.print(table)
         extra = [f"{g.racks:,.0f} racks/nodes"]
@@ -776,8 +773,7 @@ def capacity(
     tier_mix: str | None = typer.Option(
         None,
         "--tier-mix",
-        help="e.g. free=0.5,medium=0.3,high=0.2 "
-        "(default: a third each of Free, Medium and High).",
+        help="e.g. free=0.5,medium=0.3,high=0.2 (default: a third each of Free, Medium and High).",
     ),
     hardware: list[str] = typer.Option(
         list(("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")),
