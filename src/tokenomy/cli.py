@@ -559,6 +559,9 @@ def plan(
     allocation: str | None = typer.Option(
         None, "--allocation", help="Override: fixed or optimize (LP, HiGHS)."
     ),
+    report: Path | None = typer.Option(
+        None, "--report", help="Also write a self-contained HTML report here."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -583,10 +586,17 @@ def plan(
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
+    if report:
+        from tokenomy.report.html import write_report
+
+        with console.status("writing the report…"):
+            write_report(report, sc, result)
     if json_out:
-        print_json(result.as_dict())
+        print_json(result.as_dict() | {"report": str(report) if report else None})
         return
     _render_plan(result)
+    if report:
+        console.print(f"report → [bold]{report}[/]")
 
 
 def _render_plan(result) -> None:
@@ -848,3 +858,26 @@ def claims(
     console.print(table)
     counts = {v: sum(c.verdict == v for c in checks) for v in colours}
     console.print(", ".join(f"{n} {v}" for v, n in counts.items()))
+
+
+@app.command("report")
+def report_cmd(
+    scenario: Path | None = typer.Argument(None, help="Scenario YAML (default: the built-in 1 GW factory)."),
+    out: Path = typer.Option(
+        Path("tokenomy-report.html"), "--out", "-o", help="Where to write the HTML file."
+    ),
+) -> None:
+    """One self-contained HTML report (works offline): plan, tier allocation, money, frontiers, cost by region,
+    claims audit, model accuracy and every assumption with its source."""
+    from tokenomy.econ.scenario import ScenarioError, load_scenario
+    from tokenomy.report.html import write_report
+
+    try:
+        sc = load_scenario(scenario)
+        with console.status("planning and drawing…"):
+            path = write_report(out, sc)
+    except ScenarioError as exc:
+        fail(str(exc))
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"report → [bold]{path}[/] ({path.stat().st_size / 1e3:,.0f} kB)")

@@ -1,0 +1,90 @@
+"""The factory report: one self-contained HTML file (inline SVG figures, no scripts or network)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import metadata
+from pathlib import Path
+
+import jinja2
+
+from tokenomy.catalog import catalog
+from tokenomy.econ.claims import audit_claims, checks_as_dicts
+from tokenomy.econ.cost import cost_report
+from tokenomy.econ.factory import Plan, native_precision, plan
+from tokenomy.econ.scenario import Scenario, default_scenario
+from tokenomy.perf.frontier import frontier
+from tokenomy.report import figures
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("tokenomy.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+)
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "—"
+    sign = "−" if x < 0 else ""
+    x = abs(x)
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{sign}${x / div:.2f}{unit}"
+    return f"{sign}${x:.2f}"
+
+
+def render_report(scenario: Scenario | None = None, result: Plan | None = None) -> str:
+    """Plan (unless given), frontiers of each generation for the scenario's busiest paid tier, costs by
+    region, the claims audit and the model's accuracy, as one HTML page."""
+    from importlib import resources
+
+    from tokenomy.points import read_points
+    from tokenomy.validation import validate
+
+    sc = scenario or default_scenario()
+    result = result or plan(sc)
+    cat = catalog()
+    paid = [t for t in result.generations[0].tiers if t.price_usd_per_mtok > 0] or result.generations[0].tiers
+    focus = paid[0]
+    systems = [g.tiers[0].hardware for g in result.generations]
+    frontier_svgs = []
+    for tier in {(t.model, t.isl, t.osl) for t in (focus, result.generations[0].tiers[0])}:
+        model, isl, osl = tier
+        fs = [
+            frontier(model, hw, native_precision(hw, cat.model(model).default_precision, cat), isl, osl)
+            for hw in systems
+        ]
+        frontier_svgs.append(figures.frontier_svg(fs, f"{model}, ISL {isl} / OSL {osl}"))
+    regions = ["us", "texas", "california", "china-west", "germany", "france", "nordics", "india", "japan"]
+    cost = cost_report(
+        focus.model, systems, focus.min_tok_s_per_user, focus.isl, focus.osl, regions, ["owned"]
+    )
+    cost_dict = cost.as_dict()
+    points, _ = read_points(Path(str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv")))
+    accuracy = validate(points)
+    try:
+        version = metadata.version("tokenomy")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        version = "dev"
+    return _ENV.get_template("report.html.j2").render(
+        scenario=sc,
+        plan=result,
+        money=_money,
+        allocation_svg=figures.allocation_svg(result),
+        money_svg=figures.money_svg(result),
+        frontier_svgs=frontier_svgs,
+        region_svg=figures.region_cost_svg(cost_dict["rows"]),
+        cost=cost_dict,
+        claims=checks_as_dicts(audit_claims(cat)),
+        accuracy=accuracy,
+        sources=sorted(cat.sources.values(), key=lambda s: s.title),
+        version=version,
+        generated=dt.date.today().isoformat(),
+    )
+
+
+def write_report(path: str | Path, scenario: Scenario | None = None, result: Plan | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(scenario, result), encoding="utf-8")
+    return path
