@@ -881,3 +881,22 @@ def report_cmd(
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     console.print(f"report → [bold]{path}[/] ({path.stat().st_size / 1e3:,.0f} kB)")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to bind (loopback unless told otherwise)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+) -> None:
+    """Serve the web planner and the JSON API (/api/catalog, /api/frontier, /api/plan, /api/cost,
+    /api/claims; OpenAPI schema at /openapi.json, docs at /docs). Needs `pip install tokenomy[web]`."""
+    try:
+        import uvicorn
+
+        from tokenomy.web.app import app as web_app
+    except ImportError:
+        fail("the web planner needs the web extra: pip install 'tokenomy[web]'")
+    console.print(f"tokenomy planner on http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")

@@ -29,7 +29,7 @@ class HardwareShare(BaseModel):
 class Generation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    hardware: list[HardwareShare] = Field(min_length=1)
+    hardware: list[HardwareShare] = Field(min_length=1, max_length=4)
     precision: Literal["bf16", "fp8", "fp4", "int4"] | None = Field(
         None,
         description="weight precision; default: the lowest the hardware computes natively (FP4 > FP8 > BF16)",
@@ -53,24 +53,24 @@ class TierSpec(BaseModel):
     model: str | None = None
     price_usd_per_mtok: float | None = Field(None, ge=0, description="price per M output tokens")
     input_price_usd_per_mtok: float | None = Field(None, ge=0)
-    min_tok_s_per_user: float | None = Field(None, gt=0)
-    isl: int | None = Field(None, gt=0)
-    osl: int | None = Field(None, gt=0)
+    min_tok_s_per_user: float | None = Field(None, gt=0, le=100_000)
+    isl: int | None = Field(None, gt=0, le=1_000_000)
+    osl: int | None = Field(None, gt=0, le=100_000)
     demand_tokens_per_day: float | None = Field(None, gt=0, description="cap on output tokens sold per day")
 
 
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "AI factory"
-    power_mw: float = Field(gt=0, description="power budget at the meter, MW")
+    power_mw: float = Field(gt=0, le=1_000_000, description="power budget at the meter, MW")
     pue: float = Field(1.2, ge=1.0, le=3.0)
     region: str = "us"
     utilization: float = Field(0.8, gt=0, le=1, description="share of the year the capacity is sold")
     cost_basis: Literal["owned", "hyperscaler", "neocloud", "rental"] = "owned"
     ownership: Ownership = Field(default_factory=Ownership)
     allocation: Literal["fixed", "optimize"] = "fixed"
-    generations: list[Generation] = Field(min_length=1)
-    tiers: list[TierSpec] = Field(min_length=1)
+    generations: list[Generation] = Field(min_length=1, max_length=8)
+    tiers: list[TierSpec] = Field(min_length=1, max_length=12)
 
     @model_validator(mode="after")
     def _fixed_shares_sum_to_one(self) -> Scenario:

@@ -1,0 +1,140 @@
+"""The web planner: a FastAPI JSON API over the library, and one page that re-plans as sliders move.
+
+The API returns the same objects as the library (`--json` on the CLI). Bad input is a 422 that names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse
+
+from tokenomy.catalog import KINDS, UnknownIdError, catalog
+from tokenomy.catalog.schema import MissingFigureError
+from tokenomy.catalog.views import list_entries, show_entry
+from tokenomy.econ.claims import audit_claims, checks_as_dicts
+from tokenomy.econ.cost import cost_report
+from tokenomy.econ.factory import plan
+from tokenomy.econ.scenario import Scenario, default_scenario
+from tokenomy.perf.frontier import frontier
+
+app = FastAPI(
+    title="tokenomy",
+    version="0.1.0",
+    description="The economics of AI tokens: frontiers, factory plans, costs and claims, as JSON.",
+)
+PAGE = (resources.files("tokenomy.web") / "planner.html").read_text(encoding="utf-8")
+Precision = Literal["bf16", "fp8", "fp4", "int4"]
+
+
+def _unprocessable(field: str, exc: Exception) -> HTTPException:
+    """A 422 in FastAPI's own error shape, naming the field that is wrong."""
+    return HTTPException(
+        status_code=422,
+        detail=[
+            {
+                "loc": ["query" if "." not in field else "body", *field.split(".")],
+                "msg": str(exc),
+                "type": "value_error",
+            }
+        ],
+    )
+
+
+def _check_ids(sc: Scenario) -> None:
+    cat = catalog()
+    try:
+        cat.region(sc.region)
+    except UnknownIdError as exc:
+        raise _unprocessable("body.region", exc) from None
+    for gi, g in enumerate(sc.generations):
+        for hi, h in enumerate(g.hardware):
+            try:
+                cat.accelerator(h.system)
+            except UnknownIdError as exc:
+                raise _unprocessable(f"body.generations.{gi}.hardware.{hi}.system", exc) from None
+    for ti, t in enumerate(sc.tiers):
+        if t.model:
+            try:
+                cat.model(t.model)
+            except UnknownIdError as exc:
+                raise _unprocessable(f"body.tiers.{ti}.model", exc) from None
+
+
+@app.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page() -> str:
+    return PAGE
+
+
+@app.get("/api/catalog")
+def api_catalog(
+    kind: Literal["accelerators", "systems", "models", "tiers", "regions", "claims"] | None = None,
+    id: str | None = Query(None, max_length=100, description="show one entry with its provenance"),
+) -> Any:
+    """Catalog entries (a list per kind), or one entry with every figure's source, date and confidence."""
+    if id is not None:
+        try:
+            return show_entry(id)
+        except UnknownIdError as exc:
+            raise _unprocessable("id", exc) from None
+    kinds = [kind] if kind else list(KINDS)
+    return {k: list_entries(k) for k in kinds}
+
+
+@app.get("/api/frontier")
+def api_frontier(
+    model: str = Query("llama-3.1-70b", max_length=100),
+    hardware: str = Query("h200_sxm", max_length=100),
+    precision: Precision | None = None,
+    isl: int = Query(1024, ge=1, le=1_000_000),
+    osl: int = Query(1024, ge=1, le=100_000),
+    backend: Literal["trtllm", "vllm", "sglang", "llama.cpp"] | None = None,
+    cost_basis: Literal["hyperscaler", "neocloud", "rental"] = "neocloud",
+) -> Any:
+    """The Pareto frontier of tok/s per GPU (and per MW, per $) against tok/s/user."""
+    try:
+        f = frontier(model, hardware, precision, isl, osl, backend, cost_basis)
+    except UnknownIdError as exc:
+        raise _unprocessable("model" if exc.kind == "model" else "hardware", exc) from None
+    except (MissingFigureError, ValueError) as exc:
+        raise _unprocessable("hardware", exc) from None
+    return dataclasses.asdict(f)
+
+
+@app.post("/api/plan")
+def api_plan(scenario: Scenario | None = None) -> Any:
+    """Plan a factory scenario (the body; default: the built-in 1 GW GTC 2026 factory)."""
+    sc = scenario or default_scenario()
+    _check_ids(sc)
+    try:
+        return plan(sc).as_dict()
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        raise _unprocessable("body.tiers", exc) from None
+
+
+@app.get("/api/cost")
+def api_cost(
+    model: str = Query("deepseek-r1", max_length=100),
+    hardware: list[str] = Query(["hgx_h200", "gb200_nvl72"], max_length=6),
+    tok_s_per_user: float = Query(50.0, gt=0, le=10_000),
+    isl: int = Query(1024, ge=1, le=1_000_000),
+    osl: int = Query(1024, ge=1, le=100_000),
+    region: list[str] = Query(["us", "china-west"], max_length=13),
+    basis: list[Literal["owned", "hyperscaler", "neocloud", "rental"]] = Query(["owned"], max_length=4),
+) -> Any:
+    """Cost per M tokens, energy and carbon by hardware, region and cost basis."""
+    try:
+        return cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis).as_dict()
+    except UnknownIdError as exc:
+        raise _unprocessable({"model": "model", "region": "region"}.get(exc.kind, "hardware"), exc) from None
+    except (MissingFigureError, ValueError) as exc:
+        raise _unprocessable("hardware", exc) from None
+
+
+@app.get("/api/claims")
+def api_claims() -> Any:
+    """Every catalog claim recomputed: claimed, ours, ratio, verdict and the assumptions used."""
+    return checks_as_dicts(audit_claims())
