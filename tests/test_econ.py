@@ -205,3 +205,15 @@ def test_cost_cli_compares_regions_and_hardware():
     assert cm_cn["usd_per_mtok"] < cm_us["usd_per_mtok"]  # cheaper power, same hardware
     assert cm_us["tok_s_per_mw"] == pytest.approx(cm_cn["tok_s_per_mw"])
     assert data["verdicts"] and data["public_per_query_wh"]
+
+
+def test_report_is_one_self_contained_file(tmp_path):
+    out = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.count("<svg") >= 5  # allocation, money, frontiers, regions
+    assert "<script src" not in html and "<link" not in html and "cdn" not in html.lower()
+    for needle in ("Claims audit", "Model accuracy", "Assumptions and sources", "Vera Rubin", "gCO₂e"):
+        assert needle in html
+    assert html.count("<tr>") > 60

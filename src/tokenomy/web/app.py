@@ -6,6 +6,7 @@ The API returns the same objects as the library (`--json` on the CLI). Bad input
 from __future__ import annotations
 
 import dataclasses
+import math
 from importlib import resources
 from typing import Any, Literal
 
@@ -30,18 +31,22 @@ PAGE = (resources.files("tokenomy.web") / "planner.html").read_text(encoding="ut
 Precision = Literal["bf16", "fp8", "fp4", "int4"]
 
 
+def _clean(value: Any) -> Any:
+    """JSON has no NaN or infinity: turn them into null, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _unprocessable(field: str, exc: Exception) -> HTTPException:
-    """A 422 in FastAPI's own error shape, naming the field that is wrong."""
-    return HTTPException(
-        status_code=422,
-        detail=[
-            {
-                "loc": ["query" if "." not in field else "body", *field.split(".")],
-                "msg": str(exc),
-                "type": "value_error",
-            }
-        ],
-    )
+    """A 422 in FastAPI's own error shape, naming the field: "body.region" or a query parameter name."""
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in field.split(".")]
+    loc = parts if parts[0] == "body" else ["query", *parts]
+    return HTTPException(status_code=422, detail=[{"loc": loc, "msg": str(exc), "type": "value_error"}])
 
 
 def _check_ids(sc: Scenario) -> None:
@@ -81,7 +86,7 @@ def api_catalog(
         except UnknownIdError as exc:
             raise _unprocessable("id", exc) from None
     kinds = [kind] if kind else list(KINDS)
-    return {k: list_entries(k) for k in kinds}
+    return _clean({k: list_entries(k) for k in kinds})
 
 
 @app.get("/api/frontier")
@@ -101,7 +106,7 @@ def api_frontier(
         raise _unprocessable("model" if exc.kind == "model" else "hardware", exc) from None
     except (MissingFigureError, ValueError) as exc:
         raise _unprocessable("hardware", exc) from None
-    return dataclasses.asdict(f)
+    return _clean(dataclasses.asdict(f))
 
 
 @app.post("/api/plan")
@@ -110,8 +115,8 @@ def api_plan(scenario: Scenario | None = None) -> Any:
     sc = scenario or default_scenario()
     _check_ids(sc)
     try:
-        return plan(sc).as_dict()
-    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        return _clean(plan(sc).as_dict())
+    except (UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
         raise _unprocessable("body.tiers", exc) from None
 
 
@@ -127,7 +132,7 @@ def api_cost(
 ) -> Any:
     """Cost per M tokens, energy and carbon by hardware, region and cost basis."""
     try:
-        return cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis).as_dict()
+        return _clean(cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis).as_dict())
     except UnknownIdError as exc:
         raise _unprocessable({"model": "model", "region": "region"}.get(exc.kind, "hardware"), exc) from None
     except (MissingFigureError, ValueError) as exc:
@@ -137,4 +142,4 @@ def api_cost(
 @app.get("/api/claims")
 def api_claims() -> Any:
     """Every catalog claim recomputed: claimed, ours, ratio, verdict and the assumptions used."""
-    return checks_as_dicts(audit_claims())
+    return _clean(checks_as_dicts(audit_claims()))

@@ -1,0 +1,170 @@
+"""The web API (same objects as the library, 422 naming the field), its OpenAPI schema fuzzed with
+schemathesis, and the planner page driven in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from tokenomy.econ.factory import plan  # noqa: E402
+from tokenomy.econ.scenario import default_scenario  # noqa: E402
+from tokenomy.web.app import app  # noqa: E402
+
+client = TestClient(app)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_plan_api_returns_the_library_objects():
+    r = client.post("/api/plan")
+    assert r.status_code == 200
+    data = r.json()
+    lib = plan(default_scenario()).as_dict()
+    assert [g["name"] for g in data["generations"]] == [g["name"] for g in lib["generations"]]
+    assert data["generations"][1]["revenue_usd"] == pytest.approx(lib["generations"][1]["revenue_usd"])
+
+
+def test_plan_api_names_the_bad_field():
+    body = default_scenario().model_dump()
+    body["pue"] = 0.2
+    r = client.post("/api/plan", json=body)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "pue"]
+    body = default_scenario().model_dump()
+    body["region"] = "atlantis"
+    r = client.post("/api/plan", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "region"] and "atlantis" in r.json()["detail"][0]["msg"]
+
+
+def test_frontier_catalog_cost_claims_endpoints():
+    r = client.get("/api/frontier", params={"model": "llama-3.1-70b", "hardware": "h200", "precision": "fp8"})
+    assert r.status_code == 200 and len(r.json()["points"]) > 10
+    r = client.get("/api/frontier", params={"model": "llama-3.1-71b"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "model"]
+    r = client.get("/api/catalog", params={"kind": "models"})
+    assert {m["id"] for m in r.json()["models"]} >= {"deepseek-r1", "gpt-oss-120b"}
+    r = client.get("/api/catalog", params={"id": "gb200_nvl72"})
+    assert r.json()["per_gpu"]["figures"]["allin_kw"]["source"]
+    r = client.get(
+        "/api/cost", params={"model": "gpt-oss-120b", "hardware": ["b200"], "region": ["us", "france"]}
+    )
+    assert r.status_code == 200 and len(r.json()["rows"]) == 2
+    r = client.get("/api/claims")
+    assert len(r.json()) >= 29 and all(c["ratio"] for c in r.json())
+    assert client.get("/openapi.json").json()["paths"].keys() >= {"/api/plan", "/api/frontier", "/api/cost"}
+
+
+def test_api_conforms_to_its_openapi_schema():
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    failures, calls = [], []
+    operations = list(schema.get_all_operations())
+    for op in operations:
+        operation = op.ok()
+
+        @settings(
+            max_examples=12,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+        @given(case=operation.as_strategy())
+        def check(case):
+            response = case.call()
+            calls.append(case.operation.label)
+            if response.status_code >= 500:
+                failures.append((case.operation.label, response.status_code, response.text[:300]))
+            case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])
+
+        check()
+    assert failures == []
+    assert len(set(calls)) == len(operations) == 5 and len(calls) >= 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian chromium not installed (make test installs it as root)",
+)
+def test_planner_page_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    assert shutil.which("chromium") or Path(CHROMIUM).exists(), "make test must install Debian's chromium"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page.goto(server + "/")
+        rows = "#plan-table tbody tr"
+        page.wait_for_function(f"document.querySelectorAll('{rows}').length === 4", timeout=60_000)
+        revenue = page.locator(f"{rows}[data-generation='Blackwell'] td.revenue")
+        before = revenue.inner_text()
+
+        def slide(selector: str, value: float) -> None:
+            page.locator(selector).evaluate(
+                f"e => {{ e.value = {value}; e.dispatchEvent(new Event('input', {{bubbles: true}})) }}"
+            )
+
+        slide("#power", 2000)
+        page.wait_for_function(
+            f"document.querySelector(\"{rows}[data-generation='Blackwell'] td.revenue\").innerText !== '{before}'",
+            timeout=30_000,
+        )
+        doubled = revenue.inner_text()
+        assert doubled != before and page.locator("#power-value").inner_text() == "2,000 MW"
+        slide("#share-premium", 0)  # the stranded Premium share goes to the sellable tiers
+        page.wait_for_function(
+            f"document.querySelector(\"{rows}[data-generation='Blackwell'] td.revenue\").innerText !== '{doubled}'",
+            timeout=30_000,
+        )
+        assert page.locator("#chart-power rect").count() > 4
+        assert page.locator("#chart-money rect").count() > 4
+        assert page.locator("#error").inner_text() == ""
+        page.screenshot(path=str(ARTIFACTS / "planner.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "planner.png").stat().st_size > 10_000
