@@ -599,6 +599,13 @@ def plan(
         console.print(f"report → [bold]{report}[/]")
 
 
+def result_grid(result) -> float:
+    """Grid carbon intensity (gCO2e/kWh) of the plan's region."""
+    from tokenomy.catalog import catalog
+
+    return catalog().region(result.scenario["region"]).require("grid_gco2_per_kwh")
+
+
 def _render_plan(result) -> None:
     sc = result.scenario
     console.print(
@@ -664,6 +671,14 @@ def _render_plan(result) -> None:
         if g.shadow_price_usd_per_mw_year is not None:
             extra.append(f"shadow price of power {_money(g.shadow_price_usd_per_mw_year)} per MW-year")
         console.print("[dim]" + "; ".join(extra + g.notes) + "[/]")
+        energy = [
+            f"{t.name} {t.joules_per_token:.2f} J/token, {t.wh_per_query:.2f} Wh/query, "
+            f"{t.gco2_per_mtok:,.0f} gCO2e/M tok, {t.wh_per_query * result_grid(result) / 1000:.2f} gCO2e/query"
+            for t in g.tiers
+            if t.reachable
+        ]
+        if energy:
+            console.print("[dim]energy at the meter: " + "; ".join(energy) + "[/]")
     if result.ratios:
         table = Table(title="generation ratios", title_justify="left")
         for col in ("generation", "vs", "revenue", "output tokens", "margin"):
@@ -675,6 +690,12 @@ def _render_plan(result) -> None:
                 *("—" if r[k] is None else f"{r[k]:.1f}x" for k in ("revenue", "output_tokens", "margin")),
             )
         console.print(table)
+    from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH
+
+    console.print(
+        "public per-query energy for comparison: "
+        + "; ".join(f"{k} {v:g} Wh" for k, v in PUBLIC_PER_QUERY_WH.items())
+    )
     console.print("[bold]assumptions[/]")
     for a in result.assumptions:
         console.print(f"  • {a}")
