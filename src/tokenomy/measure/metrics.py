@@ -1,0 +1,112 @@
+"""Benchmark metrics exactly as FACTS.md §1 (the InferenceX definitions). Pure functions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokenomy.measure.client import RequestResult
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Service-level objectives for goodput; None = no limit."""
+
+    ttft_ms: float | None = None
+    tpot_ms: float | None = None
+    e2e_ms: float | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Slo:
+        """'ttft_ms=500,tpot_ms=50' → Slo(500, 50)."""
+        if not text:
+            return cls()
+        values: dict[str, float] = {}
+        for part in text.split(","):
+            key, _, val = part.partition("=")
+            key = key.strip()
+            if key not in ("ttft_ms", "tpot_ms", "e2e_ms"):
+                raise ValueError(f"--slo: unknown objective '{key}' (use ttft_ms, tpot_ms, e2e_ms)")
+            try:
+                values[key] = float(val)
+            except ValueError:
+                raise ValueError(f"--slo: '{part}' needs a number, e.g. ttft_ms=500") from None
+        return cls(**values)
+
+    def met(self, r: RequestResult) -> bool:
+        if not r.ok:
+            return False
+        checks = ((self.ttft_ms, r.ttft_ms), (self.tpot_ms, r.tpot_ms), (self.e2e_ms, r.e2e_ms))
+        return all(limit is None or (value is not None and value <= limit) for limit, value in checks)
+
+
+def distribution(values: Sequence[float]) -> dict[str, float | None]:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return {"mean": None, "p50": None, "p90": None, "p99": None}
+    return {
+        "mean": float(arr.mean()),
+        "p50": float(np.percentile(arr, 50)),
+        "p90": float(np.percentile(arr, 90)),
+        "p99": float(np.percentile(arr, 99)),
+    }
+
+
+def summarize(
+    results: Sequence[RequestResult],
+    duration_s: float,
+    slo: Slo | None = None,
+    gpus: int | None = None,
+    allin_kw_per_gpu: float | None = None,
+    usd_per_gpu_hour: float | None = None,
+) -> dict:
+    """TTFT, TPOT, ITL, E2E distributions; request/input/output/total throughput; tok/s/user; goodput; failures."""
+    measured = [r for r in results if not r.warmup]
+    ok = [r for r in measured if r.ok]
+    failed = [r for r in measured if not r.ok]
+    reasons = Counter((r.error or "").split(":")[0] for r in failed)
+    tpots = [r.tpot_ms for r in ok if r.tpot_ms is not None]
+    out_tokens = sum(r.output_tokens for r in ok)
+    in_tokens = sum(r.prompt_tokens or 0 for r in ok)
+    d = max(duration_s, 1e-9)
+    slo = slo or Slo()
+    median_tpot = float(np.median(tpots)) if tpots else None
+    summary = {
+        "requests": len(measured),
+        "completed": len(ok),
+        "failed": len(failed),
+        "failure_reasons": dict(reasons),
+        "failures": [{"index": r.index, "error": r.error} for r in failed][:50],
+        "usage_from_server": sum(r.usage_source == "server" for r in ok),
+        "usage_counted_from_stream": sum(r.usage_source == "streamed" for r in ok),
+        "prompt_tokens_estimated": sum(r.prompt_tokens_estimated for r in ok),
+        "duration_s": duration_s,
+        "ttft_ms": distribution([r.ttft_ms for r in ok]),
+        "tpot_ms": distribution(tpots),
+        "itl_ms": distribution([x for r in ok for x in r.itl_ms]),
+        "e2e_ms": distribution([r.e2e_ms for r in ok]),
+        "request_throughput": len(ok) / d,
+        "input_tok_s": in_tokens / d,
+        "output_tok_s": out_tokens / d,
+        "total_tok_s": (in_tokens + out_tokens) / d,
+        "tok_s_per_user": 1000.0 / median_tpot if median_tpot else None,
+        "goodput_req_s": sum(slo.met(r) for r in ok) / d,
+        "slo": {k: v for k, v in vars(slo).items() if v is not None},
+        "input_tokens": in_tokens,
+        "output_tokens": out_tokens,
+    }
+    if gpus:
+        summary["tput_per_gpu"] = summary["total_tok_s"] / gpus
+        summary["output_tput_per_gpu"] = summary["output_tok_s"] / gpus
+        if allin_kw_per_gpu:
+            summary["tok_s_per_mw"] = summary["tput_per_gpu"] * 1000.0 / allin_kw_per_gpu
+            summary["joules_per_token_provisioned"] = (
+                allin_kw_per_gpu * 1000.0 / max(summary["tput_per_gpu"], 1e-12)
+            )
+        if usd_per_gpu_hour:
+            tput = summary["tput_per_gpu"]
+            summary["usd_per_mtok"] = usd_per_gpu_hour / (tput * 3600 / 1e6) if tput else None
+    return summary
