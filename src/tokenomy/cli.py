@@ -59,7 +59,7 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -986,6 +986,9 @@ def bench(
     backend: str | None = typer.Option(
         None, "--backend", help="Engine (vllm, sglang, trtllm, llama.cpp): for calibrate --from-db."
     ),
+    precision: str | None = typer.Option(
+        None, "--precision", help="Weights precision served (bf16, fp8, fp4), for calibrate --from-db."
+    ),
     slo: str | None = typer.Option(None, "--slo", help="Goodput objectives, e.g. ttft_ms=500,tpot_ms=50."),
     power: str | None = typer.Option(None, "--power", help="nvml: sample GPU board power (≥ 10 Hz)."),
     no_ignore_eos: bool = typer.Option(False, "--no-ignore-eos", help="Let the model stop at EOS."),
@@ -1076,6 +1079,7 @@ def bench(
                     "slo": slo,
                     "timeout_s": timeout,
                     "warmup": warmup,
+                    "precision": precision or "",
                 },
             )
             sweep_id = sweep_id or run_id

@@ -33,9 +33,9 @@ class RequestResult:
     error: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    usage_source: str = (
-        "server"  # "server" (usage block) or "streamed" (counted chunks: server sent no usage)
-    )
+    # "server" (usage block) or "streamed" (counted chunks: the server sent no usage)
+    usage_source: str = "server"
+    prompt_tokens_estimated: bool = False  # no usage: prompt length taken from the workload (words)
     streamed_tokens: int = 0
     start_s: float = 0.0  # wall-clock epoch seconds at send
     ttft_ms: float | None = None
