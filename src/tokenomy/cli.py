@@ -1198,6 +1198,8 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
         )
     console.print(table)
     for s in summaries:
+        level = f"c={s['concurrency']}" if s["concurrency"] else f"{s['rate']:g}/s"
+        console.print(f"[bold]{level}[/]:", end=" ")
         if s["usage_counted_from_stream"]:
             console.print(
                 f"[yellow]note:[/] the server sent no usage for {s['usage_counted_from_stream']} requests; "
