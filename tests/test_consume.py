@@ -170,3 +170,13 @@ def test_report_plots(tmp_path):
     assert result.exit_code == 0
     for p in json.loads(result.stdout)["plots"]:
         assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_genai_prices_table_offline():
+    pytest.importorskip("genai_prices")
+    result = runner.invoke(app, ["consume", "report", "--prices", "genai-prices", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    priced = {s["model"] for s in data["stats"] if s["usd_per_task"] is not None}
+    assert {"deepseek-r1-0528", "claude-opus-4"} <= priced
+    assert data["price_table"] == "genai-prices"

@@ -320,11 +320,23 @@ def test_bench_real_llama_cpp_server(llama_server, tmp_path):
             "--json",
             "--backend",
             "llama.cpp",
+            "--export",
+            str(tmp_path / "ix.json"),
         ],
     )
     assert result.exit_code == 0, result.output
     levels = json.loads(result.stdout)["levels"]
     assert [lv["concurrency"] for lv in levels] == [1, 4]
+    exported = json.loads((tmp_path / "ix.json").read_text())
+    assert [row["conc"] for row in exported] == [1, 4] and exported[0]["median_tpot"] > 0
+    sweep = json.loads(result.stdout)["sweep_id"]
+    listed = json.loads(runner.invoke(app, ["results", "list", "--db", str(db), "--json"]).stdout)
+    assert [r["status"] for r in listed] == ["complete", "complete"] and listed[0]["sweep_id"] == sweep
+    out = tmp_path / "requests.csv"
+    assert runner.invoke(app, ["results", "export", sweep, "--out", str(out), "--db", str(db)]).exit_code == 0
+    assert len(out.read_text().splitlines()) == 1 + 8 + 2  # header, 8 requests, 2 warmups (flagged)
+    shown = runner.invoke(app, ["results", "show", "nope", "--db", str(db)])
+    assert shown.exit_code == 2 and "no run 'nope'" in shown.output
     for lv in levels:
         assert lv["completed"] == lv["requests"] == 4 and lv["failed"] == 0
         assert lv["ttft_ms"]["p50"] < lv["e2e_ms"]["p50"]

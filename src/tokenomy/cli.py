@@ -1208,6 +1208,9 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
         if s["failed"]:
             console.print(f"[red]{s['failed']} of {s['requests']} requests failed[/]: {s['failure_reasons']}")
         p = s.get("power", {})
+        provisioned = s.get("joules_per_token_provisioned")
+        if provisioned:
+            console.print(f"provisioned: {provisioned:.3f} J/token (all-in kW / tok/s per GPU)")
         console.print(
             f"power: {p.get('joules_per_token', 0):.3f} J/token measured"
             if p.get("measured")
