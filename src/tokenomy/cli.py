@@ -20,6 +20,7 @@ from rich.table import Table
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.catalog.views import list_entries, show_entry
+from tokenomy.units import count, money
 
 app = typer.Typer(
     help="tokenomy: the economics of AI tokens, from watts and silicon to tokens, dollars and carbon.",
@@ -545,23 +546,11 @@ def _render_frontier(f, rows: int = 14) -> None:
 
 # ---- economics: plan / cost / capacity / claims -----------------------------------------------------------------
 def _money(x: float | None) -> str:
-    if x is None:
-        return "—"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:.2f}{unit}"
-    return f"{sign}${x:.2f}"
+    return money(x)
 
 
 def _count(x: float | None) -> str:
-    if x is None:
-        return "—"
-    for unit, div in (("P", 1e15), ("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:.2f}{unit}"
-    return f"{x:.3g}"
+    return count(x)
 
 
 @app.command()

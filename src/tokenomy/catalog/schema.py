@@ -105,20 +105,6 @@ class Accelerator(Entry):
     family: str
     memory_kind: str
 
-    def peak_tflops(self, precision: str) -> float | None:
-        """Dense peak for a compute precision; int4/fp4 weights without fp4 units run at the next one up."""
-        order = {
-            "fp4": ["fp4", "fp8", "bf16"],
-            "int4": ["fp8", "bf16"],
-            "fp8": ["fp8", "bf16"],
-            "bf16": ["bf16"],
-        }
-        for p in order.get(precision, [precision]):
-            v = self.value(f"{p}_dense_tflops")
-            if v is not None:
-                return v
-        return None
-
 
 class System(Entry):
     kind: Literal["system"] = "system"

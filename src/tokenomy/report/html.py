@@ -15,6 +15,7 @@ from tokenomy.econ.factory import Plan, native_precision, plan
 from tokenomy.econ.scenario import Scenario, default_scenario
 from tokenomy.perf.frontier import frontier
 from tokenomy.report import figures
+from tokenomy.units import money
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("tokenomy.report", "templates"),
@@ -23,14 +24,7 @@ _ENV = jinja2.Environment(
 
 
 def _money(x: float | None) -> str:
-    if x is None:
-        return "—"
-    sign = "−" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:.2f}{unit}"
-    return f"{sign}${x:.2f}"
+    return money(x, minus="−")
 
 
 def render_report(scenario: Scenario | None = None, result: Plan | None = None) -> str:
