@@ -915,7 +915,7 @@ def serve(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
     """Serve the web planner and the JSON API (/api/catalog, /api/frontier, /api/plan, /api/cost,
-    /api/claims; OpenAPI schema at /openapi.json, docs at /docs). Needs `pip install tokenomy[web]`."""
+    /api/claims; OpenAPI schema at /openapi.json, docs at /docs). Needs the web extra: pip install "tokenomy\\[web]"."""
     try:
         import uvicorn
 
