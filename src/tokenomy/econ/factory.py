@@ -354,8 +354,19 @@ def plan_generation(
         margin_usd=sum(u.margin_usd for u in units),
         usd_per_gpu_hour=costs,
         shadow_price_usd_per_mw_year=shadow_value,
-        notes=notes + ([] if used else ["no tier is reachable on this hardware"]),
+        notes=notes + _idle_note(units, used, scenario),
     )
+
+
+def _idle_note(units: list[TierResult], used_mw: float, scenario: Scenario) -> list[str]:
+    """Say why a generation serves nothing: no tier reachable, or (LP) none earning more than it costs."""
+    if used_mw > 0:
+        return []
+    if not any(u.reachable for u in units):
+        return ["no tier is reachable on this hardware"]
+    if scenario.allocation == "optimize":
+        return ["no reachable tier earns more than it costs here: the optimal plan leaves the power unused"]
+    return []
 
 
 def plan(scenario: Scenario, cat: Catalog | None = None) -> Plan:
