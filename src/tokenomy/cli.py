@@ -890,6 +890,7 @@ def report_cmd(
     out: Path = typer.Option(
         Path("tokenomy-report.html"), "--out", "-o", help="Where to write the HTML file."
     ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """One self-contained HTML report (works offline): plan, tier allocation, money, frontiers, cost by region,
     claims audit, model accuracy and every assumption with its source."""
@@ -904,6 +905,9 @@ def report_cmd(
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
+    if json_out:
+        print_json({"out": str(path), "bytes": path.stat().st_size})
+        return
     console.print(f"report → [bold]{path}[/] ({path.stat().st_size / 1e3:,.0f} kB)")
 
 
@@ -1312,6 +1316,7 @@ def results_export(
     out: Path = typer.Option(..., "--out", "-o"),
     fmt: str = typer.Option("csv", "--format", help="csv, parquet or json"),
     db: Path | None = typer.Option(None, "--db"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Every request of a run (or sweep) to a file."""
     from tokenomy.store import Store
@@ -1323,6 +1328,9 @@ def results_export(
             fail(str(exc.args[0]))
         except ValueError as exc:
             fail(str(exc))
+    if json_out:
+        print_json({"out": str(path), "format": fmt})
+        return
     console.print(f"exported → {path}")
 
 
