@@ -58,5 +58,17 @@ def main() -> None:
     )
 
 
+def plan_speed() -> None:
+    from tokenomy.econ.factory import plan
+    from tokenomy.econ.scenario import default_scenario
+
+    t0 = time.perf_counter()
+    plan(default_scenario())
+    dt = time.perf_counter() - t0
+    print(f"default plan (1 GW, 4 generations x 5 tiers, cold caches): {dt:.2f} s  target < 10 s "
+          f"{'ok' if dt < 10 else 'MISSED'}")
+
+
 if __name__ == "__main__":
+    plan_speed()
     main()
