@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -134,12 +136,14 @@ def _chunk(text: str) -> bytes:
 
 USAGE = b'data: {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}\n\n'
 MODES = ["ok", "500", "429", "reset", "stall", "malformed", "nousage", "ok"]
+SLOW_MODES = ["slow"]  # every answer after 0.3 s: for the interrupt test
 
 
 class FakeServer:
     """Answers request k with the fault MODES[k % len(MODES)]."""
 
-    def __init__(self):
+    def __init__(self, modes: list[str] = MODES):
+        self.modes = modes
         self.count = 0
         self.port = _free_port()
         self.loop = asyncio.new_event_loop()
@@ -150,7 +154,9 @@ class FakeServer:
 
     async def chat(self, request):
         await request.json()
-        mode = MODES[self.count % len(MODES)]
+        mode = self.modes[self.count % len(self.modes)]
+        if mode == "slow":
+            await asyncio.sleep(0.3)
         self.count += 1
         if mode == "500":
             return web.Response(status=500, text="internal error")
@@ -368,3 +374,46 @@ def test_bench_real_llama_cpp_server(llama_server, tmp_path):
     )
     usage = json.loads(urllib.request.urlopen(req, timeout=60).read())["usage"]
     assert usage["completion_tokens"] == streamed
+
+
+def test_ctrl_c_keeps_every_finished_request(tmp_path):
+    """A real SIGINT to a running `tokenomy bench`: exit 130, the run marked interrupted, its requests stored."""
+    import signal
+
+    db = tmp_path / "i.duckdb"
+    with FakeServer(SLOW_MODES) as url:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tokenomy.cli",
+                "bench",
+                "--url",
+                url,
+                "--model",
+                "fake-model",
+                "-c",
+                "1",
+                "--num-prompts",
+                "100",
+                "--warmup",
+                "0",
+                "--isl",
+                "4",
+                "--osl",
+                "3",
+                "--db",
+                str(db),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(4.0)  # ≈ 10 answers of 0.3 s after start-up; DuckDB's file lock keeps us from peeking
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 130, proc.stderr.read().decode()[-500:]
+    with Store(db) as store:
+        runs = store.list_runs()
+    assert runs[0]["status"] == "interrupted"
+    assert 3 <= runs[0]["ok"] < 100

@@ -193,17 +193,6 @@ def _figure_table(title: str, figures: dict[str, Any]) -> None:
     console.print("[dim]sources: see `tokenomy catalog show ID --json` for titles and URLs.[/]")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except (MissingFigureError, UnknownIdError) as exc:
-        fail(str(exc))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 # ---- production model: predict / validate / calibrate -------------------------------------------------------
 POINTS_HELP = "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …)."
 POINTS_DEFAULT_HELP = POINTS_HELP + " Default: the 2,364 measured points shipped with tokenomy."
@@ -1107,6 +1096,12 @@ def bench(
             res.summary["run_id"] = run_id
             store.finish_run(run_id, "interrupted" if res.interrupted else "complete", res.summary)
             out.append(res)
+            if res.interrupted:
+                err_console.print(
+                    f"[yellow]interrupted: {len(res.results)} finished requests of run {run_id} are "
+                    "stored; later levels were not run[/]"
+                )
+                break
     summaries = [r.summary | {"concurrency": r.concurrency, "rate": r.rate} for r in out]
     if export:
         _export_inferencex(export, summaries, model, hardware, backend, isl, osl)
@@ -1115,6 +1110,8 @@ def bench(
         print_json({"sweep_id": sweep_id, "db": str(Store.__init__ and (db or "")), "levels": summaries})
     else:
         _render_bench(summaries, sweep_id, db_path)
+    if out and out[-1].interrupted:
+        raise typer.Exit(130)
     if failed:
         raise typer.Exit(3)
 
@@ -1542,3 +1539,14 @@ def consume_run_cmd(
             console.print(f"[red]{summary['failed']} failed[/]: {summary['errors']}")
     if summary["failed"]:
         raise typer.Exit(3)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except (MissingFigureError, UnknownIdError) as exc:
+        fail(str(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
