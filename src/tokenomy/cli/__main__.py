@@ -1,0 +1,5 @@
+"""`python -m tokenomy.cli`."""
+
+from tokenomy.cli import main
+
+main()

@@ -1,0 +1,397 @@
+"""`tokenomy plan|cost|capacity|claims|report|serve`: economics and what to look at."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tokenomy.catalog import UnknownIdError
+from tokenomy.catalog.schema import MissingFigureError
+from tokenomy.cli.base import (
+    _count,
+    _money,
+    app,
+    console,
+    fail,
+    print_json,
+)
+
+
+@app.command()
+def plan(
+    scenario: Path | None = typer.Argument(
+        None, help="Scenario YAML (default: the built-in 1 GW GTC 2026 factory)."
+    ),
+    example: bool = typer.Option(False, "--example", help="Print a commented scenario file and exit."),
+    allocation: str | None = typer.Option(
+        None, "--allocation", help="Override: fixed or optimize (LP, HiGHS)."
+    ),
+    report: Path | None = typer.Option(
+        None, "--report", help="Also write a self-contained HTML report here."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
+
+    Each tier's interactivity floor picks the most productive frontier point that meets it. Power goes to
+    tiers by fixed shares or by a linear program under demand caps (`--allocation optimize`).
+    """
+    from tokenomy.econ.factory import plan as make_plan
+    from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, load_scenario
+
+    if example:
+        sys.stdout.write(EXAMPLE_YAML)
+        return
+    try:
+        sc = load_scenario(scenario)
+        if allocation:
+            sc = sc.model_copy(update={"allocation": allocation})
+            if allocation not in ("fixed", "optimize"):
+                fail("--allocation must be fixed or optimize")
+        result = make_plan(sc)
+    except ScenarioError as exc:
+        fail(str(exc))
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if report:
+        from tokenomy.report.html import write_report
+
+        with console.status("writing the report…"):
+            write_report(report, sc, result)
+    if json_out:
+        print_json(result.as_dict() | {"report": str(report) if report else None})
+        return
+    _render_plan(result)
+    if report:
+        console.print(f"report → [bold]{report}[/]")
+
+
+def result_grid(result) -> float:
+    """Grid carbon intensity (gCO2e/kWh) of the plan's region."""
+    from tokenomy.catalog import catalog
+
+    return catalog().region(result.scenario["region"]).require("grid_gco2_per_kwh")
+
+
+def _render_plan(result) -> None:
+    sc = result.scenario
+    console.print(
+        f"[bold]{sc['name']}[/]: {sc['power_mw']:,.0f} MW at the meter, PUE {sc['pue']}, region {sc['region']}, "
+        f"{sc['allocation']} allocation, cost basis {sc['cost_basis']}"
+    )
+    for g in result.generations:
+        table = Table(
+            title=f"{g.name} ({', '.join(g.usd_per_gpu_hour)}: "
+            + ", ".join(f"${v:.2f}/GPU-h" for v in g.usd_per_gpu_hour.values())
+            + ")",
+            title_justify="left",
+        )
+        for col in (
+            "tier ≥ floor",
+            "model",
+            "tok/s/user",
+            "tok/s/GPU",
+            "MW",
+            "GPUs",
+            "tokens/yr",
+            "revenue/yr",
+            "cost/yr",
+            "margin/yr",
+            "$/M cost",
+        ):
+            table.add_column(col, justify="left" if col in ("tier ≥ floor", "model") else "right")
+        for t in g.tiers:
+            tier = f"{t.name} ≥{t.min_tok_s_per_user:g} (${t.price_usd_per_mtok:g}/M)"
+            if not t.reachable:
+                best = t.reason.split("best ")[-1].split(" ")[0] if "best" in t.reason else "—"
+                table.add_row(tier, t.model, f"[dim]max {best}[/]", "—", f"{t.power_mw:,.0f}", *["—"] * 6)
+                continue
+            table.add_row(
+                tier,
+                f"{t.model} {t.precision}",
+                f"{t.tok_s_per_user:.0f}",
+                f"{t.tput_per_gpu:,.0f}{' *' if t.extrapolated else ''}",
+                f"{t.power_mw:,.0f}",
+                _count(t.gpus),
+                _count(t.sold_output_tokens_per_year),
+                _money(t.revenue_usd),
+                _money(t.cost_usd),
+                _money(t.margin_usd),
+                "—" if t.cost_usd_per_mtok is None else f"{t.cost_usd_per_mtok:.3f}",
+            )
+        table.add_section()
+        table.add_row(
+            "[bold]total[/]",
+            "",
+            "",
+            "",
+            f"{g.power_mw - g.unused_mw:,.0f}",
+            _count(g.gpus),
+            _count(g.output_tokens_per_year),
+            _money(g.revenue_usd),
+            _money(g.cost_usd),
+            _money(g.margin_usd),
+            "—" if g.cost_usd_per_mtok is None else f"{g.cost_usd_per_mtok:.3f}",
+        )
+        console.print(table)
+        extra = [f"{g.racks:,.0f} racks/nodes"]
+        if g.shadow_price_usd_per_mw_year is not None:
+            extra.append(f"shadow price of power {_money(g.shadow_price_usd_per_mw_year)} per MW-year")
+        console.print("[dim]" + "; ".join(extra + g.notes) + "[/]")
+        energy = [
+            f"{t.name} {t.joules_per_token:.2f} J/token, {t.wh_per_query:.2f} Wh/query, "
+            f"{t.gco2_per_mtok:,.0f} gCO2e/M tok, {t.wh_per_query * result_grid(result) / 1000:.2f} gCO2e/query"
+            for t in g.tiers
+            if t.reachable
+        ]
+        if energy:
+            console.print("[dim]energy at the meter: " + "; ".join(energy) + "[/]")
+    if result.ratios:
+        table = Table(title="generation ratios", title_justify="left")
+        for col in ("generation", "vs", "revenue", "output tokens", "margin"):
+            table.add_column(col)
+        for r in result.ratios:
+            table.add_row(
+                r["generation"],
+                r["vs"],
+                *("—" if r[k] is None else f"{r[k]:.1f}x" for k in ("revenue", "output_tokens", "margin")),
+            )
+        console.print(table)
+    from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH
+
+    console.print(
+        "public per-query energy for comparison: "
+        + "; ".join(f"{k} {v:g} Wh" for k, v in PUBLIC_PER_QUERY_WH.items())
+    )
+    console.print("[bold]assumptions[/]")
+    for a in result.assumptions:
+        console.print(f"  • {a}")
+    console.print("[dim]* operating point outside the calibration envelope (an extrapolation)[/]")
+
+
+@app.command()
+def cost(
+    model: str = typer.Option(..., "--model", "-m", help="Model id or alias."),
+    hardware: list[str] = typer.Option(
+        ..., "--hardware", "-H", help="Accelerator or system id; repeat to compare."
+    ),
+    tok_s_per_user: float = typer.Option(
+        50.0, "--tok-s-per-user", "-u", min=0.1, help="Target interactivity."
+    ),
+    isl: int = typer.Option(1024, "--isl", min=1),
+    osl: int = typer.Option(1024, "--osl", min=1),
+    region: list[str] = typer.Option(
+        ["us", "us-ft", "china-west", "germany", "nordics"],
+        "--region",
+        "-r",
+        help="Region ids (see `tokenomy catalog list regions`); repeat.",
+    ),
+    basis: list[str] = typer.Option(
+        ["owned", "neocloud"], "--basis", "-b", help="owned, hyperscaler, neocloud or rental; repeat."
+    ),
+    precision: str | None = typer.Option(None, "--precision"),
+    pue: float | None = typer.Option(None, "--pue", min=1.0, max=3.0, help="Override the region's PUE."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
+
+    Example: US (9.1 c/kWh) vs Gansu (0.4 CNY/kWh), CloudMatrix 384 vs GB200 NVL72:
+    `tokenomy cost -m deepseek-r1 -H cloudmatrix_384 -H gb200_nvl72 -r us-ft -r china-west`
+    """
+    from tokenomy.econ.cost import cost_report
+
+    try:
+        rep = cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis, precision, pue)
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(rep.as_dict())
+        return
+    for p in rep.points:
+        console.print(
+            f"{p.hardware}: {rep.model} {p.precision} at {p.tok_s_per_user:.0f} tok/s/user → "
+            f"{p.tput_per_gpu:,.0f} tok/s/GPU ({p.deployment}{', extrapolated' if p.extrapolated else ''})"
+        )
+    table = Table(
+        title=f"{rep.model}, ISL {rep.isl} / OSL {rep.osl}, at ≥ {rep.target_tok_s_per_user:g} tok/s/user"
+    )
+    for col in (
+        "hardware",
+        "region",
+        "basis",
+        "$/GPU-h",
+        "capex/power/opex",
+        "$/M tok",
+        "$/M out",
+        "tok/s/MW",
+        "J/tok",
+        "Wh/query",
+        "gCO2e/M tok",
+    ):
+        table.add_column(col, justify="left" if col in ("hardware", "region", "basis") else "right")
+    for r in rep.rows:
+        split = (
+            f"{r.split['capex']:.2f}/{r.split['power']:.2f}/{r.split['opex']:.2f}"
+            if r.basis == "owned"
+            else "preset"
+        )
+        table.add_row(
+            r.hardware,
+            r.region,
+            r.basis,
+            f"{r.usd_per_gpu_hour:.2f}",
+            split,
+            f"{r.usd_per_mtok:.3f}",
+            f"{r.usd_per_output_mtok:.3f}",
+            f"{r.tok_s_per_mw / 1e6:.2f}M",
+            f"{r.joules_per_token:.3f}",
+            f"{r.wh_per_query:.3f}",
+            f"{r.gco2_per_mtok:,.0f}",
+        )
+    console.print(table)
+    for v in rep.verdicts:
+        console.print(f"• {v}")
+    console.print("[bold]per-query energy, public figures for comparison[/] (ours: Wh/query column)")
+    for name, wh in rep.public_per_query_wh.items():
+        console.print(f"  {name}: {wh:g} Wh")
+    console.print(f"  EcoLogits v0.9.1 formula for this model and OSL: {rep.ecologits_wh_per_query:.3f} Wh")
+    for n in rep.notes:
+        console.print(f"[yellow]note:[/] {n}")
+
+
+@app.command()
+def capacity(
+    tokens_per_day: float = typer.Option(
+        ...,
+        "--tokens-per-day",
+        "-t",
+        min=1.0,
+        help="Output tokens per day to serve, e.g. 30e12 (Doubao, Dec 2025).",
+    ),
+    tier_mix: str | None = typer.Option(
+        None,
+        "--tier-mix",
+        help="e.g. free=0.5,medium=0.3,high=0.2 (default: a third each of Free, Medium and High).",
+    ),
+    hardware: list[str] = typer.Option(
+        list(("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")),
+        "--hardware",
+        "-H",
+        help="Systems to size; repeat.",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
+    from tokenomy.econ.capacity import capacity as size
+    from tokenomy.econ.capacity import parse_mix
+
+    try:
+        rep = size(tokens_per_day, parse_mix(tier_mix), hardware)
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(rep.as_dict())
+        return
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
+    table = Table(title=f"{_count(rep.tokens_per_day)} output tokens/day ({mix})")
+    for col in ("hardware", "MW", "GW", "GPUs", "racks/nodes", "capex", "MW by tier"):
+        table.add_column(col, justify="left" if col in ("hardware", "MW by tier") else "right")
+    for r in rep.rows:
+        tiers = ", ".join(f"{k} {'—' if v is None else f'{v:,.0f}'}" for k, v in r.by_tier_mw.items())
+        if r.power_mw is None:
+            table.add_row(r.hardware, "cannot serve", "", "", "", "", "; ".join(r.notes))
+            continue
+        table.add_row(
+            r.hardware,
+            f"{r.power_mw:,.0f}",
+            f"{r.power_mw / 1000:.2f}",
+            _count(r.gpus),
+            _count(r.racks),
+            _money(r.capex_usd),
+            tiers,
+        )
+    console.print(table)
+    for a in rep.assumptions:
+        console.print(f"  • {a}")
+
+
+@app.command()
+def claims(
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Audit every vendor/analyst claim in the catalog: the claim, our number, the ratio and a verdict.
+
+    Verdicts: within 1.5x, within 3x, not supported, or cannot check. Conditions a claim leaves out are
+    filled with stated defaults, listed under each claim.
+    """
+    from tokenomy.econ.claims import audit_claims, checks_as_dicts
+
+    checks = audit_claims()
+    if json_out:
+        print_json(checks_as_dicts(checks))
+        return
+    table = Table(title="claims audit (ours / claimed)", show_lines=True)
+    for col in ("claim", "claimed", "ours", "ratio", "verdict", "assumptions"):
+        table.add_column(col, overflow="fold")
+    colours = {"within 1.5x": "green", "within 3x": "yellow", "not supported": "red", "cannot check": "dim"}
+    for c in checks:
+        table.add_row(
+            f"{c.statement} [dim][{c.confidence}][/]",
+            f"{_count(c.claimed)} {c.unit}",
+            "—" if c.ours is None else _count(c.ours),
+            "—" if c.ratio is None else f"{c.ratio:.2f}",
+            f"[{colours[c.verdict]}]{c.verdict}[/]",
+            "; ".join(c.assumptions),
+        )
+    console.print(table)
+    counts = {v: sum(c.verdict == v for c in checks) for v in colours}
+    console.print(", ".join(f"{n} {v}" for v, n in counts.items()))
+
+
+@app.command("report")
+def report_cmd(
+    scenario: Path | None = typer.Argument(None, help="Scenario YAML (default: the built-in 1 GW factory)."),
+    out: Path = typer.Option(
+        Path("tokenomy-report.html"), "--out", "-o", help="Where to write the HTML file."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """One self-contained HTML report (works offline): plan, tier allocation, money, frontiers, cost by region,
+    claims audit, model accuracy and every assumption with its source."""
+    from tokenomy.econ.scenario import ScenarioError, load_scenario
+    from tokenomy.report.html import write_report
+
+    try:
+        sc = load_scenario(scenario)
+        with console.status("planning and drawing…"):
+            path = write_report(out, sc)
+    except ScenarioError as exc:
+        fail(str(exc))
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        fail(str(exc))
+    if json_out:
+        print_json({"out": str(path), "bytes": path.stat().st_size})
+        return
+    console.print(f"report → [bold]{path}[/] ({path.stat().st_size / 1e3:,.0f} kB)")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to bind (loopback unless told otherwise)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+) -> None:
+    """Serve the web planner and the JSON API (/api/catalog, /api/frontier, /api/plan, /api/cost,
+    /api/claims; OpenAPI schema at /openapi.json, docs at /docs). Needs the web extra: pip install "tokenomy\\[web]"."""
+    try:
+        import uvicorn
+
+        from tokenomy.web.app import app as web_app
+    except ImportError:
+        fail("the web planner needs the web extra: pip install 'tokenomy[web]'")
+    console.print(f"tokenomy planner on http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
