@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
@@ -39,8 +40,17 @@ def print_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Fail with the install line when an optional dependency is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(f"this command needs {', '.join(missing)}: pip install 'tokenomy[{extra}]'")
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -15,6 +15,7 @@ from tokenomy.cli.base import (
     console,
     fail,
     print_json,
+    require_extra,
 )
 
 consume_app = typer.Typer(help="Tokens per task, token efficiency, success and cost per solved task.")
@@ -155,6 +156,8 @@ def consume_run_cmd(
     """Run a task suite against an endpoint; tokens, answers, grades and latency go to the results database,
     and the model then appears in `tokenomy consume report --db …` beside the dataset's models."""
     import asyncio
+
+    require_extra("bench", "aiohttp", "duckdb")
 
     from tokenomy.consume.run import ConsumeStore, new_run_id, run_suite
     from tokenomy.consume.suite import SuiteError, load_suite

@@ -16,6 +16,7 @@ from tokenomy.cli.base import (
     err_console,
     fail,
     print_json,
+    require_extra,
 )
 
 
@@ -83,6 +84,8 @@ def bench(
     Exit code 3 when some requests failed (the summary says why), 2 on bad input or an unreachable endpoint.
     """
     import asyncio
+
+    require_extra("bench", "aiohttp", "duckdb")
 
     from tokenomy.catalog import catalog
     from tokenomy.measure.bench import BenchConfig, LevelResult, check_endpoint, run_level
