@@ -212,8 +212,10 @@ def test_cli_show_system_has_per_gpu_and_per_system_provenance():
     result = runner.invoke(app, ["catalog", "show", "gb200", "--json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    # "gb200" is the accelerator id (as in the measured data); the system shows both levels.
-    assert data["id"] == "gb200"
+    # "gb200" is the accelerator id (as in the measured data): its figures, and those of the GB200 NVL72 system
+    assert data["id"] == "gb200" and data["figures"]["allin_kw"]["value"] == 2.10
+    system = next(x for x in data["per_system"] if x["id"] == "gb200_nvl72")
+    assert system["figures"]["gpus"]["value"] == 72 and system["figures"]["price_usd"]["confidence"] == "W"
     result = runner.invoke(app, ["catalog", "show", "GB200 NVL72", "--json"])
     data = json.loads(result.stdout)
     assert data["figures"]["gpus"]["value"] == 72

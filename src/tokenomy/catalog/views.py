@@ -75,6 +75,12 @@ def show_entry(query: str, cat: Catalog | None = None) -> dict[str, Any]:
     if isinstance(entry, System):
         acc = cat.accelerators[entry.accelerator]
         out["per_gpu"] = {"id": acc.id, "name": acc.name, "figures": figures_dict(acc.figures)}
+    if isinstance(entry, Accelerator):
+        out["per_system"] = [
+            {"id": sys_.id, "name": sys_.name, "figures": figures_dict(sys_.figures)}
+            for sys_ in cat.systems.values()
+            if sys_.accelerator == entry.id
+        ]
     if isinstance(entry, Region):
         out["fx"] = figure_dict(cat.fx_usd[entry.figures["electricity"].currency or "USD"])
     return out

@@ -130,6 +130,8 @@ def catalog_show(
         return
     console.print(f"[bold]{data['name']}[/]  ([cyan]{data['kind']}[/] {data['id']})")
     _figure_table("figures", data["figures"])
+    for system in data.get("per_system", []):
+        _figure_table(f"per system: {system['name']}", system["figures"])
     if "per_gpu" in data:
         _figure_table(f"per GPU: {data['per_gpu']['name']}", data["per_gpu"]["figures"])
     if "architecture" in data:
