@@ -237,6 +237,11 @@ def frontier_cmd(
     precision: str | None = typer.Option(
         None, "--precision", help="bf16, fp8, fp4 or int4 (default: the model's)."
     ),
+    kv_precision: str | None = typer.Option(
+        None,
+        "--kv-precision",
+        help="KV-cache precision: bf16 or fp8 (default: FP8 for TRT-LLM FP8/FP4, else BF16).",
+    ),
     isl: int = typer.Option(1024, "--isl", min=1, help="Input tokens per request."),
     osl: int = typer.Option(1024, "--osl", min=1, help="Output tokens per request."),
     backend: str | None = typer.Option(
@@ -295,6 +300,7 @@ def frontier_cmd(
                     calibration=cal,
                     concurrencies=conc,
                     options=options,
+                    kv_precision=kv_precision,
                 )
             )
         except (UnknownIdError, MissingFigureError, ValueError) as exc:
