@@ -65,8 +65,10 @@ def plan_speed() -> None:
     t0 = time.perf_counter()
     plan(default_scenario())
     dt = time.perf_counter() - t0
-    print(f"default plan (1 GW, 4 generations x 5 tiers, cold caches): {dt:.2f} s  target < 10 s "
-          f"{'ok' if dt < 10 else 'MISSED'}")
+    print(
+        f"default plan (1 GW, 4 generations x 5 tiers, cold caches): {dt:.2f} s  target < 10 s "
+        f"{'ok' if dt < 10 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

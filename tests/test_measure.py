@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ duckdb = pytest.importorskip("duckdb")
 from aiohttp import web  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from conftest import free_port  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
 from tokenomy.measure.client import RequestResult  # noqa: E402
 from tokenomy.measure.metrics import Slo, summarize  # noqa: E402
@@ -27,12 +27,6 @@ from tokenomy.measure.workload import random_prompts  # noqa: E402
 from tokenomy.store import Store  # noqa: E402
 
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- pure pieces ---------------------------------------------------------------------------------------------------
@@ -145,7 +139,7 @@ class FakeServer:
     def __init__(self, modes: list[str] = MODES):
         self.modes = modes
         self.count = 0
-        self.port = _free_port()
+        self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -242,7 +236,7 @@ def test_faults_are_counted_with_reasons_and_the_run_goes_on(tmp_path):
 
 def test_wrong_url_or_model_fails_before_any_load():
     result = runner.invoke(
-        app, ["bench", "--url", f"http://127.0.0.1:{_free_port()}", "--model", "m", "-c", "1"]
+        app, ["bench", "--url", f"http://127.0.0.1:{free_port()}", "--model", "m", "-c", "1"]
     )
     assert result.exit_code == 2 and "cannot reach" in result.output
     with FakeServer() as url:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import free_port  # noqa: E402
 from tokenomy.econ.factory import plan  # noqa: E402
 from tokenomy.econ.scenario import default_scenario  # noqa: E402
 from tokenomy.web.app import app  # noqa: E402
@@ -93,17 +93,11 @@ def test_api_conforms_to_its_openapi_schema():
     assert len(set(calls)) == len(operations) == 5 and len(calls) >= 30
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

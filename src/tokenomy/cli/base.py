@@ -13,7 +13,6 @@ from rich.markup import escape
 
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
-from tokenomy.units import count, money
 
 app = typer.Typer(
     help="tokenomy: the economics of AI tokens, from watts and silicon to tokens, dollars and carbon.",
@@ -63,14 +62,6 @@ def fmt(value: Any, digits: int = 3) -> str:
             return f"{value:,.0f}"
         return f"{value:.{digits}g}"
     return str(value)
-
-
-def _money(x: float | None) -> str:
-    return money(x)
-
-
-def _count(x: float | None) -> str:
-    return count(x)
 
 
 class _NoProgress:

@@ -11,13 +11,12 @@ from rich.table import Table
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.cli.base import (
-    _count,
-    _money,
     app,
     console,
     fail,
     print_json,
 )
+from tokenomy.units import count, money
 
 
 @app.command()
@@ -115,11 +114,11 @@ def _render_plan(result) -> None:
                 f"{t.tok_s_per_user:.0f}",
                 f"{t.tput_per_gpu:,.0f}{' *' if t.extrapolated else ''}",
                 f"{t.power_mw:,.0f}",
-                _count(t.gpus),
-                _count(t.sold_output_tokens_per_year),
-                _money(t.revenue_usd),
-                _money(t.cost_usd),
-                _money(t.margin_usd),
+                count(t.gpus),
+                count(t.sold_output_tokens_per_year),
+                money(t.revenue_usd),
+                money(t.cost_usd),
+                money(t.margin_usd),
                 "—" if t.cost_usd_per_mtok is None else f"{t.cost_usd_per_mtok:.3f}",
             )
         table.add_section()
@@ -129,17 +128,17 @@ def _render_plan(result) -> None:
             "",
             "",
             f"{g.power_mw - g.unused_mw:,.0f}",
-            _count(g.gpus),
-            _count(g.output_tokens_per_year),
-            _money(g.revenue_usd),
-            _money(g.cost_usd),
-            _money(g.margin_usd),
+            count(g.gpus),
+            count(g.output_tokens_per_year),
+            money(g.revenue_usd),
+            money(g.cost_usd),
+            money(g.margin_usd),
             "—" if g.cost_usd_per_mtok is None else f"{g.cost_usd_per_mtok:.3f}",
         )
         console.print(table)
         extra = [f"{g.racks:,.0f} racks/nodes"]
         if g.shadow_price_usd_per_mw_year is not None:
-            extra.append(f"shadow price of power {_money(g.shadow_price_usd_per_mw_year)} per MW-year")
+            extra.append(f"shadow price of power {money(g.shadow_price_usd_per_mw_year)} per MW-year")
         console.print("[dim]" + "; ".join(extra + g.notes) + "[/]")
         energy = [
             f"{t.name} {t.joules_per_token:.2f} J/token, {t.wh_per_query:.2f} Wh/query, "
@@ -296,7 +295,7 @@ def capacity(
         print_json(rep.as_dict())
         return
     mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
-    table = Table(title=f"{_count(rep.tokens_per_day)} output tokens/day ({mix})")
+    table = Table(title=f"{count(rep.tokens_per_day)} output tokens/day ({mix})")
     for col in ("hardware", "MW", "GW", "GPUs", "racks/nodes", "capex", "MW by tier"):
         table.add_column(col, justify="left" if col in ("hardware", "MW by tier") else "right")
     for r in rep.rows:
@@ -308,9 +307,9 @@ def capacity(
             r.hardware,
             f"{r.power_mw:,.0f}",
             f"{r.power_mw / 1000:.2f}",
-            _count(r.gpus),
-            _count(r.racks),
-            _money(r.capex_usd),
+            count(r.gpus),
+            count(r.racks),
+            money(r.capex_usd),
             tiers,
         )
     console.print(table)
@@ -340,8 +339,8 @@ def claims(
     for c in checks:
         table.add_row(
             f"{c.statement} [dim][{c.confidence}][/]",
-            f"{_count(c.claimed)} {c.unit}",
-            "—" if c.ours is None else _count(c.ours),
+            f"{count(c.claimed)} {c.unit}",
+            "—" if c.ours is None else count(c.ours),
             "—" if c.ratio is None else f"{c.ratio:.2f}",
             f"[{colours[c.verdict]}]{c.verdict}[/]",
             "; ".join(c.assumptions),

@@ -9,6 +9,7 @@ uses the base; a backend without data (e.g. llama.cpp before it is measured) use
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,11 +57,7 @@ class Calibration:
     def efficiency(self, backend: str, family: str = "") -> Efficiency:
         backend = backend.lower()
         base = self.params.get(backend) or self.params.get("default") or {}
-        eff = Efficiency(**{k: v for k, v in base.items() if k in BASE_NAMES})
-        tweak = self.params.get(f"{backend}/{family}")
-        if tweak:
-            eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
-        return eff.physical()
+        return combine(base, self.params.get(f"{backend}/{family}"))
 
     def beyond_envelope(self, backend: str, family: str, per_rank_concurrency, dp, ep, gpus) -> np.ndarray:
         """True where a deployment lies outside what this backend was calibrated on for this model family
@@ -107,9 +104,22 @@ class Calibration:
         )
 
 
+def combine(base: dict[str, float], tweak: dict[str, float] | None) -> Efficiency:
+    """A backend's base parameters times a hardware family's multipliers, clipped to what is physical."""
+    eff = Efficiency(**{k: v for k, v in base.items() if k in BASE_NAMES})
+    if tweak:
+        eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
+    return eff.physical()
+
+
+@functools.cache
+def _packaged_json() -> str:
+    return PACKAGED.read_text(encoding="utf-8")
+
+
 def load_calibration(path: str | Path | None = None) -> Calibration:
-    """The packaged calibration, or one written by `tokenomy calibrate --out FILE`."""
-    text = Path(path).read_text(encoding="utf-8") if path else PACKAGED.read_text(encoding="utf-8")
+    """The packaged calibration (read once per process), or one written by `tokenomy calibrate --out FILE`."""
+    text = Path(path).read_text(encoding="utf-8") if path else _packaged_json()
     return Calibration.from_json(json.loads(text))
 
 
@@ -156,16 +166,12 @@ def fit_backend(
 
     def efficiency_for(params: dict[str, dict[str, float]]) -> Callable[[str, str], Efficiency]:
         def get(_backend: str, family: str) -> Efficiency:
-            eff = Efficiency(**params["base"])
-            tweak = params.get(family)
-            if tweak:
-                eff = replace(eff, **{k: getattr(eff, k) * v for k, v in tweak.items()})
-            return eff.physical()
+            return combine(params["base"], params.get(family))
 
         return get
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        pred = predict(groups, n_points, efficiency_for(unpack(x)))
+        pred = predict(groups, n_points, efficiency_for(unpack(x)), fill_notes=False)
         r_tpot = np.log(pred.tpot_ms / measured_tpot)[has_tpot]
         r_ttft = TTFT_WEIGHT * np.log(pred.ttft_ms / measured_ttft)[has_ttft]
         r = np.concatenate([r_tpot, r_ttft])
