@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tokenomy.cli import app
-from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.calibration import center_families, load_calibration
 from tokenomy.points import read_points
 from tokenomy.validation import cross_validate, validate
 
@@ -110,6 +110,8 @@ def test_calibrate_then_use_the_fit(tmp_path, points):
     assert result.exit_code == 0, result.output
     cal = json.loads(out.read_text())
     assert {"trtllm", "vllm", "default"} <= set(cal["params"])
+    # No Llama-70B point stores weights in a format its GPU lacks tensor cores for: the penalty is not fitted.
+    assert cal["params"]["trtllm"]["dequant_eff"] == 1.0
     assert cal["notes"]["in_sample"]["tpot"]["mdape"] < 0.15
     result = runner.invoke(app, ["validate", "--points", str(subset), "--calibration", str(out), "--json"])
     assert json.loads(result.stdout)["overall"]["tpot"]["mdape"] < 0.15
@@ -159,3 +161,35 @@ def test_frontier_json_and_plot(tmp_path):
 def test_frontier_unknown_model_suggests():
     result = runner.invoke(app, ["frontier", "-m", "llama-3.1-71b", "-H", "h200"])
     assert result.exit_code == 2 and "llama-3.1-70b" in result.output
+
+
+def test_blank_attention_dp_is_read_from_the_moe_convention(points):
+    """vLLM rows with MoE-TP wider than TP and a blank attention_dp_size are DP engines (tp × dp = moe_tp × ep)."""
+    rows, _ = points
+    wide = [p for p in rows if p.raw.get("attention_dp_size", "") == "" and p.moe_tp * p.moe_ep > p.tp]
+    assert wide, "the shipped data has such rows"
+    assert all(p.tp * p.dp == p.moe_tp * p.moe_ep for p in wide)
+    dense = [p for p in rows if p.raw.get("attention_dp_size", "") == "" and p.moe_tp * p.moe_ep <= p.tp]
+    assert all(p.dp == 1 for p in dense)
+
+
+def test_centering_families_keeps_fitted_predictions_and_averages_unseen_ones():
+    from tokenomy.perf.calibration import combine
+
+    base = {"mem_decode": 0.5, "mem_experts": 0.4, "step_overhead_ms": 1.0}
+    tweaks = {
+        "hopper": {"mem_decode": 0.8, "mem_experts": 1.0},
+        "blackwell": {"mem_decode": 1.25, "mem_experts": 1.0},
+    }
+    tweaks = {
+        f: {**{k: 1.0 for k in ("compute_decode", "compute_prefill", "step_overhead_ms")}, **t}
+        for f, t in tweaks.items()
+    }
+    new_base, new_tweaks = center_families(base, tweaks)
+    for fam in tweaks:
+        assert combine(new_base, new_tweaks[fam]) == combine(base, tweaks[fam])
+    # The two families' multipliers 0.8 and 1.25 average to 1 in log space: the base stays.
+    assert new_base["mem_decode"] == pytest.approx(0.5)
+    tweaks["blackwell"]["mem_experts"] = 1.44
+    new_base, _ = center_families(base, tweaks)
+    assert new_base["mem_experts"] == pytest.approx(0.4 * 1.2)

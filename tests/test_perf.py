@@ -235,3 +235,49 @@ def test_disaggregation_removes_prefill_stalls_and_pays_for_prefill_gpus():
     assert np.all(dis.tpot_ms <= agg.tpot_ms)
     assert np.all(dis.gpus > 8)  # the prefill pool is counted
     assert dis.tpot_ms[-1] < 0.8 * agg.tpot_ms[-1]  # 8k prompts stall a busy aggregated engine
+
+
+def test_native_formats_follow_the_published_peaks():
+    """FP4 tensor cores exist on Blackwell and CDNA4 only; 16-bit is always native, int4 weight-only never."""
+    assert not hardware_spec("h100_sxm").native("fp4") and hardware_spec("b200_sxm").native("fp4")
+    assert not hardware_spec("mi300x").native("fp4") and hardware_spec("mi355x").native("fp4")
+    assert hardware_spec("h100_sxm").native("fp8") and hardware_spec("h100_sxm").native("bf16")
+    assert not hardware_spec("b200_sxm").native("int4")
+
+
+def test_expert_only_checkpoints_keep_attention_in_bf16():
+    """gpt-oss (MXFP4) and Kimi (int4) quantize only their routed experts, per their config.json."""
+    from tokenomy.perf.ops import serving_precision
+
+    cat = catalog()
+    oss = serving_precision(cat.model("gpt-oss-120b").architecture, "fp4", "fp4", "fp8")
+    assert (oss.weights, oss.experts) == ("bf16", "fp4")
+    kimi = serving_precision(cat.model("kimi-k2.5").architecture, "int4", "int4", "bf16")
+    assert (kimi.weights, kimi.experts) == ("bf16", "int4")
+    r1 = serving_precision(cat.model("deepseek-r1").architecture, "fp4", "fp4", "fp8")
+    assert (r1.weights, r1.experts) == ("fp4", "fp4")  # NVFP4 DeepSeek quantizes everything it can
+
+
+def test_weights_without_tensor_core_support_slow_only_their_ops():
+    """The same H100 with a (fictional) FP4 peak decodes MXFP4 experts faster; at batch 1 the gap is dequant_eff."""
+    from dataclasses import replace
+
+    arch = catalog().model("gpt-oss-120b").architecture
+    h100 = hardware_spec("h100_sxm")
+    fp4_h100 = replace(h100, peak_flops={**h100.peak_flops, "fp4": 2 * h100.peak_flops["fp8"]})
+    prec = Precision("bf16", "fp4", "bf16")
+    work = Workload(isl=np.full(3, 1024.0), osl=np.full(3, 1024.0), concurrency=np.array([1.0, 16, 64]))
+    eff = replace(ZERO_OVERHEAD, dequant_eff=0.5)
+
+    def tpot(hw, e):
+        return predict_serving(arch, hw, prec, single(1, n=3), work, e).decode_step_ms
+
+    assert np.all(tpot(h100, eff) > 1.3 * tpot(fp4_h100, eff))
+    # At batch 1 decode is memory-bound: without the dequant penalty both read the same bytes at the same speed.
+    assert tpot(h100, replace(eff, dequant_eff=1.0))[0] == pytest.approx(tpot(fp4_h100, eff)[0], rel=0.01)
+    # A BF16 model has nothing to dequantize: dequant_eff does not touch it.
+    llama = catalog().model("llama-3.1-8b").architecture
+    bf16 = Precision("bf16", "bf16", "bf16")
+    a = predict_serving(llama, h100, bf16, single(1, n=3), work, eff).decode_step_ms
+    b = predict_serving(llama, h100, bf16, single(1, n=3), work, ZERO_OVERHEAD).decode_step_ms
+    assert np.allclose(a, b)

@@ -118,6 +118,11 @@ def parse_row(row: dict[str, str], line: int) -> Point:
     moe = _precision(row.get("moe_quant_mode", ""), gemm)
     tp = _int(row, "tp_size", None, line)
     dp = _int(row, "attention_dp_size", 1, line)
+    moe_gpus = _int(row, "moe_tp_size", 1, line) * _int(row, "moe_ep_size", 1, line)
+    if not (row.get("attention_dp_size") or "").strip() and moe_gpus > tp and moe_gpus % tp == 0:
+        # Blank attention-DP but MoE layers on more GPUs than tp (vLLM's DP + MoE-TP): by the convention
+        # tp × dp = moe_tp × moe_ep, the engine has moe_tp × moe_ep GPUs.
+        dp = moe_gpus // tp
     return Point(
         line=line,
         raw=dict(row),

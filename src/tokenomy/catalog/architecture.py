@@ -57,6 +57,8 @@ class Architecture(BaseModel):
     shared_expert_ffn: int = 0
     dense_layers: int = 0
     expert_bias: bool = False
+    # The published 4-bit checkpoint quantizes the routed experts only; attention stays 16-bit (gpt-oss, Kimi).
+    experts_only_quantized: bool = False
 
     # ---- derived shapes -------------------------------------------------------------------------------
     @property
@@ -262,7 +264,14 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
         )
         if model_type == "gpt_oss":
             fields["attention_bias"] = True
+        fields["experts_only_quantized"] = _attention_left_unquantized(c.get("quantization_config") or {})
     return Architecture(**fields)
+
+
+def _attention_left_unquantized(quant: dict[str, Any]) -> bool:
+    """True when a checkpoint's quantization config lists the attention modules among those it skips."""
+    skipped = list(quant.get("modules_to_not_convert") or []) + list(quant.get("ignore") or [])
+    return any("self_attn" in str(name) for name in skipped)
 
 
 def architecture_from_gguf(path: str | Path) -> Architecture:

@@ -1,9 +1,10 @@
 """Calibration: efficiency parameters per backend, refined per (backend, hardware family), fitted to measurements.
 
 Two levels keep the parameter count small and let new hardware be predicted from its specs alone:
-a backend's base parameters (8) fitted on all its points, and, per hardware family with data, multipliers on
-the three efficiencies and the step overhead (4), pulled toward 1 by a ridge penalty. Hardware without data
-uses the base; a backend without data (e.g. llama.cpp before it is measured) uses the geometric mean.
+a backend's base parameters (14) fitted on all its points, and, per hardware family with data, multipliers on
+the four efficiencies and the step overhead (5), pulled toward 1 by a ridge penalty and centred so that the
+base is the typical family. Hardware without data uses the base; a backend without data (e.g. llama.cpp
+before it is measured) uses the geometric mean of the others.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ BOUNDS = {
     "ttft_overhead_ms": (0.1, 500.0),
     "burst_share": (0.01, 1.0),
     "prefill_interference": (0.01, 5.0),
+    "dequant_eff": (0.2, 1.0),
 }
 FAMILY_RIDGE = 3.0  # residual weight per unit of log-multiplier: keeps family tweaks small
 TTFT_WEIGHT = 0.7  # TTFT residuals count half as much as TPOT (TTFT is noisier and depends on the client)
@@ -142,20 +144,28 @@ def fit_backend(
     start: Efficiency | None = None,
     families: Sequence[str] = (),
     max_nfev: int = 60,
+    held: Sequence[str] = (),
 ) -> dict[str, dict[str, float]]:
-    """Fit one backend's base parameters and its per-family multipliers (least squares on log errors)."""
+    """Fit one backend's base parameters and its per-family multipliers (least squares on log errors).
+
+    Parameters named in ``held`` keep their start value: the data says nothing about them.
+    """
     start = start or Efficiency()
     fams = list(families)
     nb, nf = len(BASE_NAMES), len(FAMILY_NAMES)
-    x0 = np.concatenate([_to_log(start), np.zeros(nf * len(fams))])
+    full0 = np.concatenate([_to_log(start), np.zeros(nf * len(fams))])
+    free = np.array([i >= nb or BASE_NAMES[i] not in held for i in range(full0.size)])
     lo_b, hi_b = _log_bounds(BASE_NAMES)
     lo = np.concatenate([lo_b, np.full(nf * len(fams), np.log(0.33))])
     hi = np.concatenate([hi_b, np.full(nf * len(fams), np.log(3.0))])
-    x0 = np.clip(x0, lo + 1e-9, hi - 1e-9)
+    full0 = np.where(free, np.clip(full0, lo + 1e-9, hi - 1e-9), full0)
+    n_free_base = int(free[:nb].sum())
     has_tpot = np.isfinite(measured_tpot)
     has_ttft = np.isfinite(measured_ttft)
 
-    def unpack(x: np.ndarray) -> dict[str, dict[str, float]]:
+    def unpack(x_free: np.ndarray) -> dict[str, dict[str, float]]:
+        x = full0.copy()
+        x[free] = x_free
         base = dict(zip(BASE_NAMES, np.exp(x[:nb]).tolist(), strict=True))
         params = {"base": base}
         for j, fam in enumerate(fams):
@@ -170,18 +180,18 @@ def fit_backend(
 
         return get
 
-    def residuals(x: np.ndarray) -> np.ndarray:
-        pred = predict(groups, n_points, efficiency_for(unpack(x)), fill_notes=False)
+    def residuals(x_free: np.ndarray) -> np.ndarray:
+        pred = predict(groups, n_points, efficiency_for(unpack(x_free)), fill_notes=False)
         r_tpot = np.log(pred.tpot_ms / measured_tpot)[has_tpot]
         r_ttft = TTFT_WEIGHT * np.log(pred.ttft_ms / measured_ttft)[has_ttft]
         r = np.concatenate([r_tpot, r_ttft])
         r = np.where(np.isfinite(r), r, 3.0)  # infeasible (out of memory) counts as a large error
-        return np.concatenate([r, FAMILY_RIDGE * x[nb:]])
+        return np.concatenate([r, FAMILY_RIDGE * x_free[n_free_base:]])  # family multipliers come last
 
     sol = least_squares(
         residuals,
-        x0,
-        bounds=(lo, hi),
+        full0[free],
+        bounds=(lo[free], hi[free]),
         loss="soft_l1",
         f_scale=0.05,
         max_nfev=max_nfev,
@@ -189,6 +199,21 @@ def fit_backend(
         diff_step=1e-3,
     )
     return unpack(sol.x)
+
+
+def center_families(
+    base: dict[str, float], tweaks: dict[str, dict[str, float]]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Move the families' geometric-mean multiplier into the base, so the base is the typical family.
+
+    Predictions on fitted families do not change; hardware of a family without data (AMD, Ascend) is then
+    predicted with the average of the measured families, not with whatever the ridge left in the base.
+    """
+    if not tweaks:
+        return base, tweaks
+    shift = {k: float(np.exp(np.mean([np.log(t[k]) for t in tweaks.values()]))) for k in FAMILY_NAMES}
+    centered = {fam: {k: v / shift[k] for k, v in t.items()} for fam, t in tweaks.items()}
+    return {k: v * shift.get(k, 1.0) for k, v in base.items()}, centered
 
 
 def fit_calibration(
@@ -223,9 +248,11 @@ def fit_calibration(
             start=start_eff,
             families=families if len(families) > 1 else [],
             max_nfev=max_nfev,
+            held=[] if any(g.dequantizes for g in sub) else ["dequant_eff"],
         )
-        params[backend] = fitted.pop("base")
-        for fam, tweak in fitted.items():
+        base, tweaks = center_families(fitted.pop("base"), fitted)
+        params[backend] = base
+        for fam, tweak in tweaks.items():
             params[f"{backend}/{fam}"] = tweak
     if backends:
         logs = np.array([[np.log(params[b][k]) for k in BASE_NAMES] for b in backends])

@@ -11,7 +11,7 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
 from tokenomy.perf.calibration import Calibration, arch_class, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
-from tokenomy.perf.ops import Parallel, Precision
+from tokenomy.perf.ops import Parallel, serving_precision
 from tokenomy.perf.serving import ServingOptions, Workload, predict_serving
 
 CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64 distinct levels, 1 to 4096
@@ -154,9 +154,7 @@ def frontier(
     calibration = calibration or load_calibration()
     eff = calibration.efficiency(backend, hw.family)
     kv = kv_precision or default_kv_precision(precision, backend)
-    prec = Precision(weights=precision, experts=precision, kv=kv)
-    if m.architecture.attention == "gqa" and precision in ("fp4", "int4") and m.id.startswith("gpt-oss"):
-        prec = Precision(weights="bf16", experts=precision, kv=kv)  # gpt-oss keeps attention in BF16
+    prec = serving_precision(m.architecture, precision, precision, kv)
     max_gpus = max_gpus or max(hw.scaleup_domain, 8)
     dep = deployments(m.architecture, max_gpus, space)
     conc = np.asarray(CONCURRENCIES if concurrencies is None else concurrencies, dtype=float)

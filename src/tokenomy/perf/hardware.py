@@ -42,6 +42,11 @@ class HardwareSpec:
     usd_per_gpu_hour: dict[str, float]
     unverified: tuple[str, ...] = ()
 
+    def native(self, precision: str) -> bool:
+        """Whether tensor cores take weights in ``precision`` directly (16-bit always; FP8/FP4 where a peak is
+        published; int4 weight-only formats never)."""
+        return precision in ("bf16", "fp16") or precision in self.peak_flops
+
     def flops(self, precision: str) -> float:
         """Dense peak FLOP/s for a GEMM whose weights are stored at ``precision``."""
         for p in {"fp4": ("fp4", "bf16"), "int4": ("bf16",), "fp8": ("fp8", "bf16")}.get(

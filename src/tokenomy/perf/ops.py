@@ -38,6 +38,14 @@ class Precision:
         return bytes_per_element(self.kv)
 
 
+def serving_precision(arch: Architecture, weights: str, experts: str, kv: str) -> Precision:
+    """Precisions as served: a checkpoint that quantizes only its routed experts to 4 bits keeps its
+    attention and dense weights in BF16 (gpt-oss MXFP4, Kimi int4)."""
+    if arch.experts_only_quantized and weights in ("fp4", "int4"):
+        weights = "bf16"
+    return Precision(weights=weights, experts=experts, kv=kv)
+
+
 @dataclass
 class Parallel:
     """Engine parallelism as arrays: attention TP, PP, attention-DP, MoE TP and MoE EP (aiconfigurator's names)."""

@@ -12,7 +12,7 @@ from tokenomy.catalog import Catalog, UnknownIdError, catalog
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
-from tokenomy.perf.ops import Parallel, Precision
+from tokenomy.perf.ops import Parallel, Precision, serving_precision
 from tokenomy.perf.serving import Efficiency, ServingResult, Workload, predict_serving
 from tokenomy.points import Point
 
@@ -40,6 +40,13 @@ class PointGroup:
     def family(self) -> str:
         return self.hw.family if self.hw else ""
 
+    @property
+    def dequantizes(self) -> bool:
+        """Whether some weights are stored in a format this hardware has no tensor cores for."""
+        return bool(self.hw and self.prec) and not (
+            self.hw.native(self.prec.weights) and self.hw.native(self.prec.experts)
+        )
+
 
 def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[PointGroup]:
     """Resolve each distinct (model, system, precisions, backend) once; a failure becomes the group's note."""
@@ -59,8 +66,8 @@ def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[Po
             continue
         weights = gemm or default_prec
         experts = moe or weights
-        prec = Precision(weights=weights, experts=experts, kv=default_kv_precision(weights, backend))
         arch = model.architecture
+        prec = serving_precision(arch, weights, experts, default_kv_precision(weights, backend))
         moe_tp = np.array([p.moe_tp for p in sel])
         moe_ep = np.array([p.moe_ep for p in sel])
         tp = np.array([p.tp for p in sel])

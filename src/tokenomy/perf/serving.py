@@ -44,12 +44,13 @@ class Efficiency:
     ttft_overhead_ms: float = 10.0  # request handling before the first step (HTTP, tokenization, scheduling)
     burst_share: float = 0.5  # share of other requests' prefills that lands before a request's first token
     prefill_interference: float = 1.0  # weight of other requests' prefills on the engine's time
+    dequant_eff: float = 1.0  # GEMMs whose weight format lacks tensor cores (dequantized on load): speed
 
     def physical(self) -> Efficiency:
         """Clip fractions of peak to at most 1: no kernel beats the hardware."""
         caps = {
             k: min(getattr(self, k), 1.0)
-            for k in ("mem_decode", "mem_experts", "compute_decode", "compute_prefill")
+            for k in ("mem_decode", "mem_experts", "compute_decode", "compute_prefill", "dequant_eff")
         }
         caps["burst_share"] = min(self.burst_share, 1.0)
         return replace(self, **caps)
@@ -121,14 +122,19 @@ def step_time_s(
     comm_latency_s: float,
     expert_mem_eff: float | None = None,
     scaleout_latency_s: float | None = None,
+    op_speed: dict[str, float] | None = None,
 ) -> np.ndarray:
-    """Σ over op groups of the rounded roofline, plus link time and collective latency."""
+    """Σ over op groups of the rounded roofline, plus link time and collective latency.
+
+    ``op_speed`` slows named ops down (both roofs), e.g. GEMMs that dequantize their weights on load.
+    """
     peak = hw.flops(compute_precision) * compute_eff
     bw = hw.memory_bw * mem_eff
     total = 0.0
     for name, (flops, nbytes) in cost.ops.items():
         op_bw = hw.memory_bw * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
-        total = total + _smooth_max(flops / peak, nbytes / op_bw)
+        speed = (op_speed or {}).get(name, 1.0)
+        total = total + _smooth_max(flops / peak, nbytes / op_bw) / speed
     # Hierarchical collectives: every byte crosses the scale-up links; across systems, each GPU also sends
     # its share (1 / domain size) of the data over its scale-out NIC.
     link_s = cost.comm_bytes / hw.scaleup_bw
@@ -137,6 +143,20 @@ def step_time_s(
     )
     latency = np.where(cost.crosses_domain, scaleout_latency_s or 3 * comm_latency_s, comm_latency_s)
     return total + link_s + cost.comm_messages * latency
+
+
+WEIGHT_OPS = ("attn_linear", "ffn_dense", "gemm")  # ops whose weights are stored at Precision.weights
+
+
+def dequant_speed(hw: HardwareSpec, prec: Precision, eff: Efficiency) -> dict[str, float]:
+    """Ops whose weight format the accelerator has no tensor cores for (MXFP4 on Hopper or CDNA3, int4 anywhere)
+    run dequantize-on-load kernels at ``eff.dequant_eff`` of the native speed."""
+    speed = {}
+    if not hw.native(prec.experts):
+        speed["ffn_experts"] = eff.dequant_eff
+    if not hw.native(prec.weights):
+        speed.update(dict.fromkeys(WEIGHT_OPS, eff.dequant_eff))
+    return speed
 
 
 def memory_per_gpu_bytes(
@@ -192,8 +212,17 @@ def predict_serving(
     dec = decode_step_cost(
         arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain, 1.0 + opts.mtp_draft_tokens
     )
+    slow = dequant_speed(hw, prec, eff)
     t_stage = step_time_s(
-        dec, hw, compute_prec, eff.compute_decode, eff.mem_decode, latency_s, eff.mem_experts, out_latency_s
+        dec,
+        hw,
+        compute_prec,
+        eff.compute_decode,
+        eff.mem_decode,
+        latency_s,
+        eff.mem_experts,
+        out_latency_s,
+        slow,
     )
     width = np.log2(np.maximum(par.dp, par.moe_ep).astype(float))
     t_stage = t_stage * (1.0 + eff.wide_imbalance * width)
@@ -203,7 +232,7 @@ def predict_serving(
     pre = prefill_cost(arch, prec, par, isl, hw.scaleup_domain)
     t_pre = par.pp * step_time_s(
         pre, hw, compute_prec, eff.compute_prefill, eff.mem_decode, latency_s, None, out_latency_s
-    )
+    )  # no dequant penalty: prefill GEMMs amortize dequantizing a weight tile over many tokens
     t_pre = t_pre + fixed_s
 
     steps = np.maximum(osl - 1, 1)
