@@ -8,10 +8,7 @@ from __future__ import annotations
 import time
 from importlib import resources  # noqa: E402  (kept beside its use)
 
-import numpy as np
-
-from tokenomy.perf.frontier import NVIDIA_FAMILIES, frontier
-from tokenomy.perf.hardware import hardware_spec
+from tokenomy.perf.frontier import INFERENCEX_V1, best_framework_frontier, frontier
 from tokenomy.points import read_points
 from tokenomy.validation import cross_validate, validate
 
@@ -59,28 +56,16 @@ def main() -> None:
     print("  like-for-like sweep (InferenceX method): TP 1-8, concurrency 4-64, best framework per GPU;")
     print("  then tokenomy's full space (attention-DP, EP, concurrency to 4096) with the default framework")
     for hw, published in ANCHORS.items():
-        per_backend = {}
-        for backend in BACKENDS if hardware_spec(hw).family in NVIDIA_FAMILIES else BACKENDS[1:]:
-            like = frontier(
-                "gpt-oss-120b",
-                hw,
-                None,
-                1024,
-                8192,
-                backend=backend,
-                space="tp",
-                max_gpus=8,
-                concurrencies=np.array([4, 8, 16, 32, 64]),
-            )
-            per_backend[backend] = (like.interpolate(90.0) or float("nan"), like.calibration_source)
-        backend, (ours, source) = max(per_backend.items(), key=lambda kv: np.nan_to_num(kv[1][0]))
+        like = best_framework_frontier("gpt-oss-120b", hw, None, isl=1024, osl=8192, **INFERENCEX_V1)
+        ours = like.interpolate(90.0) or float("nan")
+        near = min(like.points, key=lambda p: abs(p.tok_s_per_user - 90.0))
         best = frontier("gpt-oss-120b", hw, None, 1024, 8192).interpolate(90.0)
         ratio = ours / published
         ok = "ok" if abs(ratio - 1) <= ANCHOR_BAND else "MISSED"
-        others = ", ".join(f"{b} {v / published:.2f}" for b, (v, _) in per_backend.items() if b != backend)
         print(
             f"  {hw:9s} published {published / 1e6:.2f}M  ours {ours / 1e6:.2f}M ratio {ratio:.2f} {ok} "
-            f"({backend}, {source}; others: {others}); full space: {best / 1e6 if best else float('nan'):.2f}M"
+            f"({near.backend} {near.deployment} C{near.concurrency} near 90 tok/s/user; {like.calibration_source}); "
+            f"full space: {best / 1e6 if best else float('nan'):.2f}M"
         )
 
 

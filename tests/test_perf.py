@@ -281,3 +281,20 @@ def test_weights_without_tensor_core_support_slow_only_their_ops():
     a = predict_serving(llama, h100, bf16, single(1, n=3), work, eff).decode_step_ms
     b = predict_serving(llama, h100, bf16, single(1, n=3), work, ZERO_OVERHEAD).decode_step_ms
     assert np.allclose(a, b)
+
+
+def test_best_framework_frontier_is_the_upper_envelope():
+    """InferenceX plots each GPU's best framework: no single framework's frontier lies above the envelope."""
+    from tokenomy.perf.frontier import INFERENCEX_V1, best_framework_frontier
+
+    best = best_framework_frontier("gpt-oss-120b", "b200_sxm", None, isl=1024, osl=1024, **INFERENCEX_V1)
+    assert {p.backend for p in best.points} <= {"trtllm", "vllm", "sglang"}
+    for backend in ("trtllm", "vllm", "sglang"):
+        one = frontier("gpt-oss-120b", "b200_sxm", None, 1024, 1024, backend=backend, **INFERENCEX_V1)
+        for p in one.points:
+            assert any(
+                q.tok_s_per_user >= p.tok_s_per_user * 0.999 and q.tput_per_gpu >= p.tput_per_gpu * 0.999
+                for q in best.points
+            )
+    amd = best_framework_frontier("gpt-oss-120b", "mi355x", None, isl=1024, osl=1024, **INFERENCEX_V1)
+    assert "trtllm" not in {p.backend for p in amd.points}  # TensorRT-LLM does not run on AMD

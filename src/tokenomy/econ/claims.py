@@ -15,7 +15,7 @@ from tokenomy.catalog.schema import Claim, MissingFigureError
 from tokenomy.econ.factory import native_precision, plan
 from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
 from tokenomy.perf.calibration import load_calibration
-from tokenomy.perf.frontier import Frontier, frontier
+from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, frontier
 from tokenomy.perf.serving import ServingOptions
 
 DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
@@ -72,12 +72,16 @@ class _Ctx:
         key = (model, hardware, prec, isl, osl, disagg, sweep)
         if key not in self._frontiers:
             opts = ServingOptions(disaggregated=True) if disagg else None
-            kwargs = {}
-            if sweep == "inferencex-v1":  # InferenceX v1 method: TP 1-8 at concurrency 4-64
-                kwargs = {"space": "tp", "max_gpus": 8, "concurrencies": np.array([4, 8, 16, 32, 64])}
-            self._frontiers[key] = frontier(
-                model, hardware, prec, isl, osl, calibration=self.cal, options=opts, **kwargs
-            )
+            if (
+                sweep == "inferencex-v1"
+            ):  # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework
+                self._frontiers[key] = best_framework_frontier(
+                    model, hardware, prec, isl=isl, osl=osl, calibration=self.cal, **INFERENCEX_V1
+                )
+            else:
+                self._frontiers[key] = frontier(
+                    model, hardware, prec, isl, osl, calibration=self.cal, options=opts
+                )
         return self._frontiers[key]
 
     def plan(self):
@@ -144,7 +148,7 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
         f = ctx.frontier(model, hw, c.precision, isl, osl, sweep=c.sweep)
         a.append(f"{f.hardware} {f.precision} ({f.backend})")
         if c.sweep == "inferencex-v1":
-            a.append("like-for-like sweep of InferenceX v1: TP 1-8, concurrency 4-64")
+            a.append("like-for-like sweep of InferenceX v1: TP 1-8, concurrency 4-64, best framework")
         metric = "tok_s_per_mw" if claim.metric == "tok_s_per_gw" else claim.metric
         ours = _metric_at(f, metric, c.tok_s_per_user, a)
         if claim.kind == "ratio" and ours is not None and not c.baseline:

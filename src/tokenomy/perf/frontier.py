@@ -3,7 +3,7 @@ then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU, per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -20,6 +20,11 @@ NVIDIA_FAMILIES = ("hopper", "blackwell", "rubin")
 
 def default_backend(hw: HardwareSpec) -> str:
     return "trtllm" if hw.family in NVIDIA_FAMILIES else "vllm"
+
+
+def frameworks_for(hw: HardwareSpec) -> tuple[str, ...]:
+    """The calibrated frameworks that run on this hardware (TensorRT-LLM is NVIDIA-only)."""
+    return ("trtllm", "vllm", "sglang") if hw.family in NVIDIA_FAMILIES else ("vllm", "sglang")
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -69,6 +74,7 @@ class FrontierPoint:
     moe_ep: int
     memory_per_gpu_gb: float
     extrapolated: bool = False  # outside the deployments and concurrencies the calibration has seen
+    backend: str = ""  # the serving framework this point was predicted for
 
     @property
     def deployment(self) -> str:
@@ -193,6 +199,7 @@ def frontier(
                 moe_ep=int(grid.moe_ep[i]),
                 memory_per_gpu_gb=float(res.memory_per_gpu_gb[i]),
                 extrapolated=bool(beyond[i]),
+                backend=backend,
             )
         )
     points.sort(key=lambda p: p.tok_s_per_user)
@@ -236,4 +243,34 @@ def frontier(
         feasible=int(valid.sum()),
         calibration_source=source,
         assumptions=assumptions,
+    )
+
+
+INFERENCEX_V1 = {"space": "tp", "max_gpus": 8, "concurrencies": np.array([4, 8, 16, 32, 64])}
+
+
+def best_framework_frontier(model: str, hardware: str, precision: str | None = None, **kwargs) -> Frontier:
+    """The upper envelope of every framework's frontier on this hardware, as InferenceX plots a GPU's best.
+
+    Each point keeps the framework it came from; keyword arguments go to :func:`frontier`.
+    """
+    cat = kwargs.get("cat") or catalog()
+    fronts = [
+        frontier(model, hardware, precision, backend=b, **kwargs)
+        for b in frameworks_for(hardware_spec(hardware, cat))
+    ]
+    points = [p for f in fronts for p in f.points]
+    keep = pareto_mask(
+        np.array([p.tok_s_per_user for p in points]), np.array([p.tput_per_gpu for p in points])
+    )
+    best = fronts[0]
+    used = sorted({p.backend for p, k in zip(points, keep, strict=True) if k})
+    return replace(
+        best,
+        backend="best of " + "/".join(f.backend for f in fronts) + f" (frontier from {', '.join(used)})",
+        points=sorted((p for p, k in zip(points, keep, strict=True) if k), key=lambda p: p.tok_s_per_user),
+        evaluated=sum(f.evaluated for f in fronts),
+        feasible=sum(f.feasible for f in fronts),
+        calibration_source="; ".join(f"{f.backend}: {f.calibration_source}" for f in fronts),
+        assumptions=sorted({a for f in fronts for a in f.assumptions}),
     )
