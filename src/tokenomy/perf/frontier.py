@@ -226,7 +226,9 @@ def frontier(
         )
     source = calibration.source_of(backend, hw.family)
     if "no " in source:
-        assumptions.append(f"efficiencies {source}: predicted from specs")
+        assumptions.append(
+            f"efficiencies {source}: predicted from specs with the average of the measured families"
+        )
     return Frontier(
         model=m.id,
         hardware=hw.id,
