@@ -22,7 +22,7 @@ from tokenomy.catalog import catalog
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.hardware import hardware_spec
 from tokenomy.perf.ops import Parallel, Precision, decode_step_cost
-from tokenomy.perf.serving import Efficiency, step_time_s
+from tokenomy.perf.serving import Efficiency, fixed_step_s, step_time_s
 
 DEVICE_TO_HARDWARE = {"H100": "h100_sxm", "H200": "h200_sxm", "B200": "b200_sxm", "MI300X": "mi300x"}
 
@@ -43,8 +43,7 @@ def predicted_step_ms(
     def step(eff: Efficiency, overheads: bool) -> np.ndarray:
         t = step_time_s(cost, hw, "bf16", eff.compute_decode, eff.mem_decode, 0.0, eff.mem_experts)
         if overheads:
-            t = t + eff.step_overhead_ms * 1e-3 + eff.layer_overhead_us * 1e-6 * arch.layers
-            t = t + eff.request_overhead_us * 1e-6 * batch
+            t = t + fixed_step_s(arch, eff) + eff.request_overhead_us * 1e-6 * batch
         return t * 1e3
 
     peak = replace(Efficiency(), mem_decode=1.0, mem_experts=1.0, compute_decode=1.0)

@@ -72,9 +72,8 @@ class _Ctx:
         key = (model, hardware, prec, isl, osl, disagg, sweep)
         if key not in self._frontiers:
             opts = ServingOptions(disaggregated=True) if disagg else None
-            if (
-                sweep == "inferencex-v1"
-            ):  # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework
+            # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework.
+            if sweep == "inferencex-v1":
                 self._frontiers[key] = best_framework_frontier(
                     model, hardware, prec, isl=isl, osl=osl, calibration=self.cal, **INFERENCEX_V1
                 )

@@ -33,10 +33,8 @@ BOUNDS = {
     "step_overhead_ms": (0.01, 60.0),
     "layer_overhead_us": (0.01, 200.0),
     "request_overhead_us": (0.01, 500.0),
-    "wide_imbalance": (
-        0.001,
-        0.5,
-    ),  # +50% per doubling of ranks at most: the slowest rank, not a serial chain
+    # At most +50% per doubling of ranks: a step waits for the slowest rank, not for a chain of them.
+    "wide_imbalance": (0.001, 0.5),
     "comm_latency_us": (0.5, 200.0),
     "scaleout_latency_us": (1.0, 2000.0),
     "ttft_overhead_ms": (0.1, 500.0),

@@ -18,13 +18,13 @@ CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64
 NVIDIA_FAMILIES = ("hopper", "blackwell", "rubin")
 
 
-def default_backend(hw: HardwareSpec) -> str:
-    return "trtllm" if hw.family in NVIDIA_FAMILIES else "vllm"
-
-
 def frameworks_for(hw: HardwareSpec) -> tuple[str, ...]:
-    """The calibrated frameworks that run on this hardware (TensorRT-LLM is NVIDIA-only)."""
+    """The calibrated frameworks that run on this hardware, default first (TensorRT-LLM is NVIDIA-only)."""
     return ("trtllm", "vllm", "sglang") if hw.family in NVIDIA_FAMILIES else ("vllm", "sglang")
+
+
+def default_backend(hw: HardwareSpec) -> str:
+    return frameworks_for(hw)[0]
 
 
 def _powers_of_two(limit: int) -> list[int]:
@@ -265,12 +265,12 @@ def best_framework_frontier(model: str, hardware: str, precision: str | None = N
     keep = pareto_mask(
         np.array([p.tok_s_per_user for p in points]), np.array([p.tput_per_gpu for p in points])
     )
-    best = fronts[0]
-    used = sorted({p.backend for p, k in zip(points, keep, strict=True) if k})
+    kept = sorted((p for p, k in zip(points, keep, strict=True) if k), key=lambda p: p.tok_s_per_user)
+    used = ", ".join(sorted({p.backend for p in kept}))
     return replace(
-        best,
-        backend="best of " + "/".join(f.backend for f in fronts) + f" (frontier from {', '.join(used)})",
-        points=sorted((p for p, k in zip(points, keep, strict=True) if k), key=lambda p: p.tok_s_per_user),
+        fronts[0],
+        backend="best of " + "/".join(f.backend for f in fronts) + f" (frontier from {used})",
+        points=kept,
         evaluated=sum(f.evaluated for f in fronts),
         feasible=sum(f.feasible for f in fronts),
         calibration_source="; ".join(f"{f.backend}: {f.calibration_source}" for f in fronts),

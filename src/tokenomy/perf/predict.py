@@ -13,7 +13,7 @@ from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
 from tokenomy.perf.ops import Parallel, Precision, serving_precision
-from tokenomy.perf.serving import Efficiency, ServingResult, Workload, predict_serving
+from tokenomy.perf.serving import Efficiency, ServingResult, Workload, dequantized_ops, predict_serving
 from tokenomy.points import Point
 
 GroupKey = tuple[str, str, str, str, str]
@@ -43,9 +43,7 @@ class PointGroup:
     @property
     def dequantizes(self) -> bool:
         """Whether some weights are stored in a format this hardware has no tensor cores for."""
-        return bool(self.hw and self.prec) and not (
-            self.hw.native(self.prec.weights) and self.hw.native(self.prec.experts)
-        )
+        return bool(self.hw and self.prec and dequantized_ops(self.hw, self.prec))
 
 
 def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[PointGroup]:

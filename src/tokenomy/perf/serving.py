@@ -148,15 +148,21 @@ def step_time_s(
 WEIGHT_OPS = ("attn_linear", "ffn_dense", "gemm")  # ops whose weights are stored at Precision.weights
 
 
+def dequantized_ops(hw: HardwareSpec, prec: Precision) -> tuple[str, ...]:
+    """Ops whose weight format the accelerator has no tensor cores for (MXFP4 on Hopper or CDNA3, int4 anywhere)."""
+    return (() if hw.native(prec.experts) else ("ffn_experts",)) + (
+        () if hw.native(prec.weights) else WEIGHT_OPS
+    )
+
+
 def dequant_speed(hw: HardwareSpec, prec: Precision, eff: Efficiency) -> dict[str, float]:
-    """Ops whose weight format the accelerator has no tensor cores for (MXFP4 on Hopper or CDNA3, int4 anywhere)
-    run dequantize-on-load kernels at ``eff.dequant_eff`` of the native speed."""
-    speed = {}
-    if not hw.native(prec.experts):
-        speed["ffn_experts"] = eff.dequant_eff
-    if not hw.native(prec.weights):
-        speed.update(dict.fromkeys(WEIGHT_OPS, eff.dequant_eff))
-    return speed
+    """Dequantize-on-load kernels run at ``eff.dequant_eff`` of the native speed."""
+    return dict.fromkeys(dequantized_ops(hw, prec), eff.dequant_eff)
+
+
+def fixed_step_s(arch: Architecture, eff: Efficiency) -> float:
+    """An engine step's fixed cost: scheduler and sampling, plus kernel launches a graph does not hide."""
+    return eff.step_overhead_ms * 1e-3 + eff.layer_overhead_us * 1e-6 * arch.layers
 
 
 def memory_per_gpu_bytes(
@@ -203,7 +209,7 @@ def predict_serving(
     compute_prec = prec.weights if prec.experts == prec.weights else prec.experts
     latency_s = eff.comm_latency_us * 1e-6
     out_latency_s = eff.scaleout_latency_us * 1e-6
-    fixed_s = eff.step_overhead_ms * 1e-3 + eff.layer_overhead_us * 1e-6 * arch.layers
+    fixed_s = fixed_step_s(arch, eff)
 
     capacity = kv_capacity_requests(arch, hw, prec, par, isl + osl / 2)
     running = np.clip(np.minimum(conc, capacity), 1.0, None)
