@@ -1,6 +1,10 @@
 """Serving points: rows in the columns of ``calibration.csv`` (deployment + workload, measured columns optional).
 
-This is the I/O edge of `predict`, `validate` and `calibrate`: CSV in, validated rows out, CSV back.
+This is the I/O edge of `predict`, `validate` and `calibrate`: CSV in, validated rows out, CSV back. Rows may be
+aggregated (one engine, ``tp_size`` …) or disaggregated (``mode=disagg``: a prefill and a decode pool, each
+``*_num_workers`` engines of ``prefill_*`` / ``decode_*`` parallelism), with or without speculative decoding
+(``spec_method=mtp``). A row that cannot be read keeps its line and says why in ``error``; only a missing column
+or an unreadable file stops the whole file.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REQUIRED = ["model_path", "system", "backend", "isl", "osl", "concurrency", "tp_size"]
+REQUIRED = ["model_path", "system", "backend", "isl", "osl", "concurrency"]
+PAR_COLUMNS = ["tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"]
+POOLS = ("prefill", "decode")
+# InferenceX draws prompt and output lengths uniformly in [0.8, 1.0] × the nominal ISL/OSL (0.9× on average).
+INFERENCEX_LENGTH_SCALE = 0.9
 INT_COLUMNS = [
     "isl",
     "osl",
@@ -21,7 +29,7 @@ INT_COLUMNS = [
     "moe_tp_size",
     "moe_ep_size",
 ]
-FLOAT_COLUMNS = ["measured_ttft_ms", "measured_tpot_ms"]
+FLOAT_COLUMNS = ["measured_ttft_ms", "measured_tpot_ms", "measured_tput_per_gpu"]
 QUANT_TO_PRECISION = {
     "fp8": "fp8",
     "fp8_block": "fp8",
@@ -40,41 +48,98 @@ class PointsError(ValueError):
     """A points file that cannot be read, with the line that is wrong."""
 
 
-@dataclass
-class Point:
-    """One deployment × workload, with optional measured TTFT/TPOT."""
+@dataclass(frozen=True)
+class Engine:
+    """One engine's parallelism (aiconfigurator's names): attention TP, PP, attention-DP, MoE-TP, MoE-EP."""
 
-    line: int
-    raw: dict[str, str]
-    model_path: str
-    system: str
-    backend: str
-    precision: str
-    gemm_precision: str
-    moe_precision: str
-    isl: int
-    osl: int
-    concurrency: int
-    tp: int
-    pp: int
-    dp: int
-    moe_tp: int
-    moe_ep: int
-    measured_ttft_ms: float | None = None
-    measured_tpot_ms: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    moe_tp: int = 1
+    moe_ep: int = 1
 
     @property
     def gpus(self) -> int:
+        """GPUs in the engine: attention ranks, or the MoE group when the experts span more GPUs."""
+        return max(self.tp * self.pp * self.dp, self.moe_tp * self.moe_ep * self.pp)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A disaggregated pool: ``workers`` identical engines."""
+
+    workers: int
+    engine: Engine
+
+    @property
+    def gpus(self) -> int:
+        return self.workers * self.engine.gpus
+
+
+@dataclass
+class Point:
+    """One deployment × workload, with optional measured TTFT/TPOT (and throughput per GPU)."""
+
+    line: int
+    raw: dict[str, str]
+    model_path: str = ""
+    system: str = ""
+    backend: str = ""
+    precision: str = ""
+    gemm_precision: str = ""
+    moe_precision: str = ""
+    isl: int = 0
+    osl: int = 0
+    concurrency: int = 0
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    moe_tp: int = 1
+    moe_ep: int = 1
+    measured_ttft_ms: float | None = None
+    measured_tpot_ms: float | None = None
+    measured_tput_column: float | None = None  # (input + output) tok/s per GPU, when the file measured it
+    mode: str = "agg"  # "agg" (one engine prefills and decodes) or "disagg" (prefill and decode pools)
+    spec_method: str = "none"  # "mtp": DeepSeek multi-token prediction (speculative decoding)
+    prefill: Pool | None = None
+    decode: Pool | None = None
+    length_scale: float = 1.0  # mean / nominal ISL and OSL (InferenceX: 0.9)
+    assumption: str = ""  # how a row with incomplete parallelism was read
+    error: str = ""  # why this row cannot be predicted (unreadable values)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def disaggregated(self) -> bool:
+        return self.mode == "disagg"
+
+    @property
+    def engine(self) -> Engine:
+        return Engine(self.tp, self.pp, self.dp, self.moe_tp, self.moe_ep)
+
+    @property
+    def gpus(self) -> int:
+        """Every GPU serving: the engine, or both pools."""
+        if self.prefill and self.decode:
+            return self.prefill.gpus + self.decode.gpus
         return self.tp * self.pp * self.dp
 
     @property
+    def mean_isl(self) -> float:
+        return self.isl * self.length_scale
+
+    @property
+    def mean_osl(self) -> float:
+        return self.osl * self.length_scale
+
+    @property
     def measured_tput_per_gpu(self) -> float | None:
-        """(input + output) tok/s per GPU by Little's law from the measured medians (data README)."""
-        if self.measured_ttft_ms is None or self.measured_tpot_ms is None:
+        """(input + output) tok/s per GPU: the file's own column, else Little's law on the measured medians."""
+        if self.measured_tput_column:
+            return self.measured_tput_column
+        if self.measured_ttft_ms is None or self.measured_tpot_ms is None or not self.gpus:
             return None
-        e2e_ms = self.measured_ttft_ms + (self.osl - 1) * self.measured_tpot_ms
-        return self.concurrency * (self.isl + self.osl) / (e2e_ms / 1e3) / self.gpus
+        e2e_ms = self.measured_ttft_ms + (self.mean_osl - 1) * self.measured_tpot_ms
+        return self.concurrency * (self.mean_isl + self.mean_osl) / (e2e_ms / 1e3) / self.gpus
 
 
 def _int(row: dict[str, str], key: str, default: int | None, line: int) -> int:
@@ -99,9 +164,12 @@ def _float(row: dict[str, str], key: str, line: int) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise PointsError(f"line {line}: column '{key}' should be a number, got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise PointsError(f"line {line}: column '{key}' must be a positive number, got '{text}'")
+    return value
 
 
 def _precision(text: str, fallback: str) -> str:
@@ -109,20 +177,103 @@ def _precision(text: str, fallback: str) -> str:
     return QUANT_TO_PRECISION.get(text, fallback) if text else fallback
 
 
+def _engine(row: dict[str, str], prefix: str, line: int) -> Engine:
+    """One engine's parallelism from ``{prefix}tp_size`` … (blank attention-DP read by the MoE convention)."""
+    tp = _int(row, f"{prefix}tp_size", None, line)
+    dp = _int(row, f"{prefix}attention_dp_size", 1, line)
+    moe_tp_given = (row.get(f"{prefix}moe_tp_size") or "").strip()
+    moe_ep = _int(row, f"{prefix}moe_ep_size", 1, line)
+    moe_gpus = _int(row, f"{prefix}moe_tp_size", 1, line) * moe_ep
+    if moe_gpus > tp * dp and moe_gpus % tp == 0:
+        # MoE layers on more GPUs than the attention ranks (vLLM's DP + MoE-TP with a blank attention-DP, or
+        # ATOM's "TP1 EP8" pools): by the convention tp × dp = moe_tp × moe_ep, attention is data-parallel.
+        dp = moe_gpus // tp
+    moe_tp = _int(row, f"{prefix}moe_tp_size", tp * dp, line) if moe_tp_given else max(tp * dp // moe_ep, 1)
+    return Engine(tp=tp, pp=_int(row, f"{prefix}pp_size", 1, line), dp=dp, moe_tp=moe_tp, moe_ep=moe_ep)
+
+
+PREFILL_WORKER_GPUS = 4  # an unrecorded prefill worker: one GB200 compute tray (4 GPUs)
+NARROW_ENGINE_GPUS = (
+    8  # engines up to this size are read as TP × EP; wider ones as attention-DP × EP (wide EP)
+)
+
+
+def _assumed_engine(gpus: int) -> Engine:
+    """An engine of ``gpus`` GPUs whose parallelism a file did not record, as Dynamo's recipes build them."""
+    if gpus <= NARROW_ENGINE_GPUS:
+        return Engine(tp=gpus, dp=1, moe_tp=1, moe_ep=gpus)
+    return Engine(tp=1, dp=gpus, moe_tp=1, moe_ep=gpus)
+
+
+def _pools(row: dict[str, str], line: int) -> tuple[Pool, Pool, str]:
+    """The prefill and decode pools of a disaggregated row, checked against ``num_gpus`` when the file has it.
+
+    Where the file records no parallelism for the pools (all sizes 1, or worker counts 0) the row is read as
+    Dynamo's recipes run it: 4-GPU prefill workers and the rest as equal decode engines; where the recorded
+    worker counts do not add up to ``num_gpus``, the decode (else prefill) worker count is read from it. The
+    returned assumption says how the row was read.
+    """
+    workers = {p: int(float((row.get(f"{p}_num_workers") or "0").strip() or 0)) for p in POOLS}
+    engines = {p: _engine(row, f"{p}_", line) for p in POOLS}
+    pools = {p: Pool(workers[p], engines[p]) for p in POOLS}
+    total = _int(row, "num_gpus", 0, line) if (row.get("num_gpus") or "").strip() else 0
+    counted = sum(pl.gpus for pl in pools.values())
+    if not total or counted == total:
+        for p in POOLS:
+            if workers[p] < 1:
+                raise PointsError(f"line {line}: column '{p}_num_workers' must be a positive whole number")
+        return pools["prefill"], pools["decode"], ""
+    if workers["prefill"] == 0 and workers["decode"] == 0:
+        # Worker counts 0: tp_size is each pool's GPU count and the engines are not recorded.
+        sizes = {p: engines[p].tp for p in POOLS}
+        workers = {"prefill": max(sizes["prefill"] // PREFILL_WORKER_GPUS, 1), "decode": 1}
+    elif all(e == Engine() for e in engines.values()):
+        sizes = {"prefill": workers["prefill"] * PREFILL_WORKER_GPUS}
+        sizes["decode"] = total - sizes["prefill"]
+    else:
+        for mine, other in (("decode", "prefill"), ("prefill", "decode")):
+            left = total - pools[other].gpus
+            if left > 0 and left % engines[mine].gpus == 0:
+                pools[mine] = Pool(left // engines[mine].gpus, engines[mine])
+                note = f"{mine} worker count read from num_gpus {total}: {pools[mine].workers}"
+                return pools["prefill"], pools["decode"], note
+        raise PointsError(
+            f"line {line}: the pools' parallelism counts {counted} GPUs but num_gpus is {total}"
+        )
+    per = {p: sizes[p] // max(workers[p], 1) for p in POOLS}
+    if min(per.values()) < 1 or sum(per[p] * workers[p] for p in POOLS) != total:
+        raise PointsError(f"line {line}: cannot split num_gpus {total} into the recorded worker counts")
+    pools = {p: Pool(workers[p], _assumed_engine(per[p])) for p in POOLS}
+    note = "pool parallelism not recorded: read as " + ", ".join(
+        f"{workers[p]} × {per[p]}-GPU {p}" for p in POOLS
+    )
+    return pools["prefill"], pools["decode"], note
+
+
 def parse_row(row: dict[str, str], line: int) -> Point:
+    """One CSV row → a Point; raises :class:`PointsError` naming the line and column that are wrong."""
     missing = [k for k in REQUIRED if not (row.get(k) or "").strip()]
+    mode = (row.get("mode") or "agg").strip().lower() or "agg"
+    if mode not in ("agg", "disagg"):
+        raise PointsError(f"line {line}: mode must be 'agg' or 'disagg', got '{mode}'")
+    if mode == "agg" and not (row.get("tp_size") or "").strip():
+        missing.append("tp_size")
     if missing:
         raise PointsError(f"line {line}: missing value(s) for {', '.join(missing)}")
+    spec = (row.get("spec_method") or "none").strip().lower() or "none"
+    if spec not in ("none", "mtp"):
+        raise PointsError(f"line {line}: spec_method must be 'mtp' or 'none', got '{spec}'")
     precision = _precision(row.get("precision", ""), "")
     gemm = _precision(row.get("gemm_quant_mode", ""), precision)
     moe = _precision(row.get("moe_quant_mode", ""), gemm)
-    tp = _int(row, "tp_size", None, line)
-    dp = _int(row, "attention_dp_size", 1, line)
-    moe_gpus = _int(row, "moe_tp_size", 1, line) * _int(row, "moe_ep_size", 1, line)
-    if not (row.get("attention_dp_size") or "").strip() and moe_gpus > tp and moe_gpus % tp == 0:
-        # Blank attention-DP but MoE layers on more GPUs than tp (vLLM's DP + MoE-TP): by the convention
-        # tp × dp = moe_tp × moe_ep, the engine has moe_tp × moe_ep GPUs.
-        dp = moe_gpus // tp
+    prefill = decode = None
+    assumption = ""
+    if mode == "disagg":
+        prefill, decode, assumption = _pools(row, line)
+        engine = decode.engine
+    else:
+        engine = _engine(row, "", line)
+    source = (row.get("source") or "").lower()
     return Point(
         line=line,
         raw=dict(row),
@@ -135,13 +286,20 @@ def parse_row(row: dict[str, str], line: int) -> Point:
         isl=_int(row, "isl", None, line),
         osl=_int(row, "osl", None, line),
         concurrency=_int(row, "concurrency", None, line),
-        tp=tp,
-        pp=_int(row, "pp_size", 1, line),
-        dp=dp,
-        moe_tp=_int(row, "moe_tp_size", tp * dp, line),
-        moe_ep=_int(row, "moe_ep_size", 1, line),
+        tp=engine.tp,
+        pp=engine.pp,
+        dp=engine.dp,
+        moe_tp=engine.moe_tp,
+        moe_ep=engine.moe_ep,
         measured_ttft_ms=_float(row, "measured_ttft_ms", line),
         measured_tpot_ms=_float(row, "measured_tpot_ms", line),
+        measured_tput_column=_float(row, "measured_tput_per_gpu", line),
+        mode=mode,
+        spec_method=spec,
+        prefill=prefill,
+        decode=decode,
+        length_scale=INFERENCEX_LENGTH_SCALE if "inferencex" in source else 1.0,
+        assumption=assumption,
     )
 
 
@@ -158,7 +316,12 @@ def read_points(path: str | Path) -> tuple[list[Point], list[str]]:
             raise PointsError(
                 f"{path}: missing column(s) {', '.join(absent)}; expected the calibration.csv columns"
             )
-        points = [parse_row(row, i) for i, row in enumerate(reader, start=2)]
+        points = []
+        for i, row in enumerate(reader, start=2):
+            try:
+                points.append(parse_row(row, i))
+            except PointsError as exc:
+                points.append(Point(line=i, raw=dict(row), error=str(exc)))
     return points, header
 
 
@@ -174,3 +337,25 @@ def write_points(path: str | Path, header: list[str], rows: list[dict[str, objec
 
 def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+PACKAGED_FILES = ("calibration_points.csv", "calibration_disagg.csv", "inferencex_dsr1.csv")
+
+
+def packaged_paths() -> list[Path]:
+    """The measured points shipped with tokenomy (see perf/data/NOTICE): aggregated, disaggregated, InferenceX."""
+    from importlib import resources
+
+    root = resources.files("tokenomy.perf") / "data"
+    return [Path(str(root / name)) for name in PACKAGED_FILES]
+
+
+def read_many(paths: list[Path]) -> tuple[list[Point], str]:
+    """Read several points files into one list; returns the points and a digest of the files' bytes."""
+    points: list[Point] = []
+    digest = hashlib.sha256()
+    for path in paths:
+        rows, _ = read_points(path)
+        points += rows
+        digest.update(Path(path).read_bytes())
+    return points, digest.hexdigest()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from tokenomy.perf.calibration import Calibration, fit_calibration, load_calibration
+from tokenomy.perf.calibration import Calibration, Measured, fit_calibration, load_calibration
 from tokenomy.perf.predict import Predictions, group_points, predict_groups
 from tokenomy.points import Point
 
@@ -26,6 +26,7 @@ CV_KEYS: dict[str, Callable[[Point], str]] = {
 BREAKDOWNS: dict[str, Callable[[Point], str]] = {
     **CV_KEYS,
     "isl_osl": lambda p: f"{p.isl}/{p.osl}",
+    "serving": lambda p: p.mode + (" + MTP" if p.spec_method == "mtp" else ""),
 }
 
 
@@ -85,7 +86,14 @@ def absolute_percentage_errors(points: Sequence[Point], pred: Predictions) -> di
 
 def report(points: Sequence[Point], pred: Predictions, mode: str = "in-sample") -> ValidationReport:
     ape = absolute_percentage_errors(points, pred)
-    has_measure = np.array([p.measured_tpot_ms is not None or p.measured_ttft_ms is not None for p in points])
+    has_measure = np.array(
+        [
+            p.measured_tpot_ms is not None
+            or p.measured_ttft_ms is not None
+            or bool(p.error and (p.raw.get("measured_tpot_ms") or "").strip())
+            for p in points
+        ]
+    )
     covered = pred.covered & has_measure
     coverage = float(covered.sum() / max(has_measure.sum(), 1))
     overall = {m: _stats(ape[m][covered]) for m in METRICS}
@@ -105,10 +113,20 @@ def report(points: Sequence[Point], pred: Predictions, mode: str = "in-sample") 
     return ValidationReport(len(points), coverage, overall, by, mode, uncovered_reasons=dict(reasons))
 
 
-def measured_arrays(points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray]:
-    ttft = np.array([p.measured_ttft_ms or np.nan for p in points], dtype=float)
-    tpot = np.array([p.measured_tpot_ms or np.nan for p in points], dtype=float)
-    return ttft, tpot
+def measured(points: Sequence[Point]) -> Measured:
+    """The measured medians of the points as arrays (NaN where absent), the Pareto points weighted up."""
+    from tokenomy.perf.calibration import PARETO_WEIGHT, SUPERSEDED_WEIGHT
+
+    weight = np.ones(len(points))
+    for idx in measured_pareto(points):
+        weight[idx] = PARETO_WEIGHT
+    weight[superseded(points)] *= SUPERSEDED_WEIGHT
+    return Measured(
+        ttft_ms=np.array([p.measured_ttft_ms or np.nan for p in points], dtype=float),
+        tpot_ms=np.array([p.measured_tpot_ms or np.nan for p in points], dtype=float),
+        tput_per_gpu=np.array([p.measured_tput_column or np.nan for p in points], dtype=float),
+        weight=weight,
+    )
 
 
 def calibrate(
@@ -116,18 +134,18 @@ def calibrate(
 ) -> Calibration:
     """Fit the model's efficiencies to measured points (they need measured TTFT and/or TPOT)."""
     groups = group_points(points)
-    ttft, tpot = measured_arrays(points)
-    if not np.isfinite(tpot).any():
+    m = measured(points)
+    if not np.isfinite(m.tpot_ms).any():
         raise ValueError("no measured_tpot_ms in these points: nothing to calibrate against")
-    return fit_calibration(
-        groups, len(points), ttft, tpot, predict_groups, data_sha256=data_sha256, progress=progress
-    )
+    return fit_calibration(groups, len(points), m, predict_groups, data_sha256=data_sha256, progress=progress)
 
 
 def validate(points: Sequence[Point], calibration: Calibration | None = None) -> ValidationReport:
     """In-sample: predict with the given (default: packaged) calibration, compare with the measurements."""
     calibration = calibration or load_calibration()
-    pred = predict_groups(group_points(points), len(points), calibration.efficiency)
+    pred = predict_groups(
+        group_points(points), len(points), calibration.efficiency, acceptance_for=calibration.mtp_acceptance
+    )
     rep = report(points, pred)
     rep.calibration = {
         "fitted_at": calibration.fitted_at,
@@ -146,7 +164,7 @@ def cross_validate(
     key = CV_KEYS[by]
     groups = group_points(points)
     n = len(points)
-    ttft, tpot = measured_arrays(points)
+    m = measured(points)
     labels = np.array([key(p) for p in points])
     out = Predictions(
         np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan), [""] * n
@@ -157,10 +175,8 @@ def cross_validate(
         held_mask = labels == held
         train = [g for g in groups if not held_mask[g.indices].any()]
         test = [g for g in groups if held_mask[g.indices].all()]
-        cal = fit_calibration(
-            train, n, np.where(held_mask, np.nan, ttft), np.where(held_mask, np.nan, tpot), predict_groups
-        )
-        pred = predict_groups(test, n, cal.efficiency)
+        cal = fit_calibration(train, n, m.masked(~held_mask), predict_groups)
+        pred = predict_groups(test, n, cal.efficiency, acceptance_for=cal.mtp_acceptance)
         for g in test:
             for arr_out, arr_in in (
                 (out.ttft_ms, pred.ttft_ms),
@@ -173,3 +189,169 @@ def cross_validate(
                 out.notes[i] = pred.notes[i]
     rep = report(points, out, mode=f"leave-one-{by}-out")
     return rep
+
+
+# ---- the frontier against measured Pareto points ---------------------------------------------------------------
+@dataclass
+class ParetoCheck:
+    """One measured Pareto point of a group and tokenomy's frontier at its interactivity."""
+
+    system: str
+    precision: str
+    isl: int
+    osl: int
+    backend: str
+    line: int
+    deployment: str
+    tok_s_per_user: float
+    measured_tput_per_gpu: float
+    ours_tput_per_gpu: float | None  # None: our frontier does not reach this interactivity
+    ours_deployment: str
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.ours_tput_per_gpu is None else self.ours_tput_per_gpu / self.measured_tput_per_gpu
+
+
+@dataclass
+class FrontierAccuracy:
+    """Ours / measured at the measured Pareto points, per point and as medians per system."""
+
+    checks: list[ParetoCheck]
+    mode: str = "in-sample"
+
+    def median_by_system(self) -> dict[str, dict[str, float | int | None]]:
+        out: dict[str, dict[str, float | int | None]] = {}
+        for system in sorted({c.system for c in self.checks}):
+            ratios = [c.ratio for c in self.checks if c.system == system and c.ratio is not None]
+            missed = sum(1 for c in self.checks if c.system == system and c.ratio is None)
+            out[system] = {
+                "n": len(ratios),
+                "median_ratio": float(np.median(ratios)) if ratios else None,
+                "p10_ratio": float(np.percentile(ratios, 10)) if ratios else None,
+                "p90_ratio": float(np.percentile(ratios, 90)) if ratios else None,
+                "unreached": missed,
+            }
+        return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "by_system": self.median_by_system(),
+            "points": [asdict(c) | {"ratio": c.ratio} for c in self.checks],
+        }
+
+
+def superseded(points: Sequence[Point]) -> np.ndarray:
+    """True for a run of a configuration (engine image aside) that a later run of the same configuration
+    replaced: benchmarks re-run with newer software, and the model predicts today's."""
+    dates = [(p.raw.get("run_date") or "").strip() for p in points]
+    latest: dict[tuple, str] = {}
+    keys = []
+    for p, date in zip(points, dates, strict=True):
+        key = (_group_key(p), p.mode, p.spec_method, p.concurrency, p.engine, p.prefill, p.decode)
+        keys.append(key)
+        if date and date > latest.get(key, ""):
+            latest[key] = date
+    return np.array([bool(d) and d < latest[k] for d, k in zip(dates, keys, strict=True)])
+
+
+def _group_key(p: Point) -> tuple:
+    """A frontier group: one model on one system at one precision, ISL/OSL and backend."""
+    return (p.model_path, p.system, p.precision, p.isl, p.osl, p.backend)
+
+
+def measured_pareto(points: Sequence[Point]) -> list[list[int]]:
+    """Indices of the measured Pareto points of each (model, system, precision, ISL/OSL, backend) group: no
+    other measured point of the group is both faster per user and more productive per GPU."""
+    from tokenomy.perf.frontier import pareto_mask
+
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, p in enumerate(points):
+        if not p.error and p.measured_tpot_ms and p.measured_tput_per_gpu:
+            groups[_group_key(p)].append(i)
+    out = []
+    for idx in groups.values():
+        user = np.array([1000.0 / points[i].measured_tpot_ms for i in idx])
+        tput = np.array([points[i].measured_tput_per_gpu for i in idx])
+        out.append([i for i, keep in zip(idx, pareto_mask(user, tput), strict=True) if keep])
+    return out
+
+
+def frontier_accuracy(
+    points: Sequence[Point],
+    calibration: Calibration | None = None,
+    progress: Callable[[str], None] | None = None,
+    mode: str = "in-sample",
+    allow_extrapolation: bool = False,
+) -> FrontierAccuracy:
+    """tokenomy's best tok/s/GPU at each measured Pareto point's interactivity, against the measurement: the
+    accuracy the economics inherits.
+
+    Ours is the frontier of the group's backend over the ways of serving the group was measured with
+    (aggregated and/or disaggregated, MTP on and/or off) and every deployment, read as `plan` reads it:
+    measured-backed points only unless ``allow_extrapolation``.
+    """
+    from tokenomy.catalog import catalog
+    from tokenomy.perf.frontier import best_frontier
+
+    calibration = calibration or load_calibration()
+    cat = catalog()
+    checks = []
+    for idx in measured_pareto(points):
+        first = points[idx[0]]
+        model, _ = cat.model_variant(first.model_path)
+        if progress:
+            progress(f"{first.system} {first.precision} {first.isl}/{first.osl} {first.backend}")
+        group = [q for q in points if not q.error and _group_key(q) == _group_key(first)]
+        front = best_frontier(
+            model.id,
+            first.system,
+            first.precision,
+            backends=(first.backend,),
+            modes=tuple(sorted({q.mode for q in group})),
+            mtp=tuple(sorted({q.spec_method == "mtp" for q in group})),
+            isl=round(first.mean_isl),
+            osl=round(first.mean_osl),
+            calibration=calibration,
+            cat=cat,
+        )
+        for i in idx:
+            p = points[i]
+            user = 1000.0 / p.measured_tpot_ms
+            ours = front.at_interactivity(user, allow_extrapolation=allow_extrapolation)
+            label = p.mode + (" MTP" if p.spec_method == "mtp" else "") + f" {p.gpus} GPUs C{p.concurrency}"
+            checks.append(
+                ParetoCheck(
+                    system=p.system,
+                    precision=p.precision,
+                    isl=p.isl,
+                    osl=p.osl,
+                    backend=p.backend,
+                    line=p.line,
+                    deployment=label,
+                    tok_s_per_user=user,
+                    measured_tput_per_gpu=float(p.measured_tput_per_gpu),
+                    ours_tput_per_gpu=ours.tput_per_gpu if ours else None,
+                    ours_deployment=ours.deployment if ours else "",
+                )
+            )
+    return FrontierAccuracy(checks, mode)
+
+
+def frontier_cross_validate(
+    train: Sequence[Point],
+    evaluate: Sequence[Point],
+    progress: Callable[[str], None] | None = None,
+) -> FrontierAccuracy:
+    """Leave one system out: refit on ``train`` without it, then check the frontier at ``evaluate``'s measured
+    Pareto points of that system (how well the economics would read hardware the fit has not seen)."""
+    checks: list[ParetoCheck] = []
+    for system in sorted({p.system for p in evaluate if not p.error}):
+        if progress:
+            progress(system)
+        kept = [p for p in train if p.system != system]
+        cal = calibrate(kept)
+        rep = frontier_accuracy([p for p in evaluate if p.system == system], cal)
+        checks += rep.checks
+    return FrontierAccuracy(checks, mode="leave-one-system-out")

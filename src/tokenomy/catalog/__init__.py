@@ -20,12 +20,14 @@ import yaml
 from tokenomy.catalog.architecture import Architecture, architecture_from_hf_config
 from tokenomy.catalog.schema import (
     ACCELERATOR_FIGURES,
+    ENGINE_FIGURES,
     MODEL_FIGURES,
     REGION_FIGURES,
     SYSTEM_FIGURES,
     TIER_FIGURES,
     Accelerator,
     Claim,
+    Engine,
     Figure,
     MissingFigureError,
     Model,
@@ -46,7 +48,7 @@ __all__ = [
     "KINDS",
 ]
 
-KINDS = ("accelerators", "systems", "models", "tiers", "regions", "claims")
+KINDS = ("accelerators", "systems", "models", "tiers", "regions", "claims", "engines")
 DATA = resources.files("tokenomy.catalog") / "data"
 
 
@@ -115,6 +117,7 @@ class Catalog:
     regions: dict[str, Region]
     claims: dict[str, Claim]
     fx_usd: dict[str, Figure]
+    engines: dict[str, Engine] = field(default_factory=dict)
     _index: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _hf_index: dict[str, tuple[str, Variant]] = field(default_factory=dict, repr=False)
 
@@ -171,6 +174,9 @@ class Catalog:
 
     def region(self, query: str) -> Region:
         return self.regions[self.resolve("regions", query)]
+
+    def engine(self, query: str) -> Engine:
+        return self.engines[self.resolve("engines", query)]
 
     def claim(self, query: str) -> Claim:
         return self.claims[self.resolve("claims", query)]
@@ -275,6 +281,7 @@ def catalog() -> Catalog:
         regions=regions,
         claims=claims,
         fx_usd=fx,
+        engines=entries("engines.yaml", "engines", Engine, ENGINE_FIGURES),
     )
     for sys in cat.systems.values():
         if sys.accelerator not in cat.accelerators:

@@ -59,6 +59,8 @@ class Architecture(BaseModel):
     expert_bias: bool = False
     # The published 4-bit checkpoint quantizes the routed experts only; attention stays 16-bit (gpt-oss, Kimi).
     experts_only_quantized: bool = False
+    # Multi-token-prediction heads shipped with the weights (DeepSeek-V3/R1: 1), usable as MTP speculative decoding.
+    mtp_layers: int = 0
 
     # ---- derived shapes -------------------------------------------------------------------------------
     @property
@@ -246,6 +248,7 @@ def architecture_from_hf_config(cfg: dict[str, Any]) -> Architecture:
             linear_value_head_dim=int(c["linear_value_head_dim"]),
             linear_conv_kernel=int(c.get("linear_conv_kernel_dim") or 4),
         )
+    fields["mtp_layers"] = int(c.get("num_nextn_predict_layers") or 0)
     experts = int(c.get("n_routed_experts") or c.get("num_local_experts") or c.get("num_experts") or 0)
     if experts:
         if model_type in ("gpt_oss", "minimax_m2", "minimax"):

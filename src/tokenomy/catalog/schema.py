@@ -97,6 +97,7 @@ TIER_FIGURES = {
     "osl_tokens",
 }
 REGION_FIGURES = {"electricity", "electricity_usd_per_kwh", "grid_gco2_per_kwh", "pue"}
+ENGINE_FIGURES = {"max_running_per_rank", "max_concurrency", "mtp_draft_tokens"}
 
 
 class Accelerator(Entry):
@@ -132,6 +133,13 @@ class Model(Entry):
     @property
     def active_params_b(self) -> float:
         return self.architecture.active_params / 1e9
+
+
+class Engine(Entry):
+    """A serving engine (TensorRT-LLM, SGLang, vLLM, ATOM) and the limits a deployment of it respects."""
+
+    kind: Literal["engine"] = "engine"
+    vendors: list[Literal["nvidia", "amd"]]
 
 
 class Tier(Entry):

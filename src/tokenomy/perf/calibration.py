@@ -41,9 +41,22 @@ BOUNDS = {
     "burst_share": (0.01, 1.0),
     "prefill_interference": (0.01, 5.0),
     "dequant_eff": (0.2, 1.0),
+    "kv_transfer_eff": (0.02, 1.0),
+    "prefill_queue": (0.05, 20.0),
+    "ep_latency_us": (0.1, 500.0),
+    "expert_tile_tokens": (1.0, 256.0),
+    "expert_overhead_us": (0.01, 20.0),
 }
+DISAGG_NAMES = ("kv_transfer_eff", "prefill_queue")  # pinned only by disaggregated rows
+MTP_BOUNDS = (0.05, 0.95)  # acceptance of each drafted token
+DEFAULT_MTP_ACCEPTANCE = (
+    0.6  # used where no MTP row of the backend was measured (DeepSeek reports 0.85-0.9 on real text)
+)
 FAMILY_RIDGE = 3.0  # residual weight per unit of log-multiplier: keeps family tweaks small
-TTFT_WEIGHT = 0.7  # TTFT residuals count half as much as TPOT (TTFT is noisier and depends on the client)
+TTFT_WEIGHT = 0.7  # TTFT residuals weigh 0.7 of a TPOT residual (TTFT is noisier and depends on the client)
+TPUT_WEIGHT = 1.0  # measured throughput per GPU, where a file has it (InferenceX), weighs as much as TPOT
+PARETO_WEIGHT = 3.0  # a measured Pareto point of its group (where the economics reads the frontier) counts 3×
+SUPERSEDED_WEIGHT = 0.3  # a run of a configuration that a newer run of the same configuration replaced
 PACKAGED = resources.files("tokenomy.perf") / "data" / "calibration.json"
 
 
@@ -62,14 +75,40 @@ class Calibration:
         base = self.params.get(backend) or self.params.get("default") or {}
         return combine(base, self.params.get(f"{backend}/{family}"))
 
-    def beyond_envelope(self, backend: str, family: str, per_rank_concurrency, dp, ep, gpus) -> np.ndarray:
-        """True where a deployment lies outside what this backend was calibrated on for this model family
-        (see :func:`arch_class`): an extrapolation."""
-        env = self.notes.get("envelope", {}).get(backend.lower(), {}).get(family)
+    def mtp_acceptance(self, backend: str, precision: str) -> float:
+        """Fitted acceptance of each MTP draft token for ``backend`` at ``precision`` (else the backend's mean,
+        else a default)."""
+        fitted = self.params.get("mtp", {})
+        if f"{backend}/{precision}" in fitted:
+            return fitted[f"{backend}/{precision}"]
+        same = [v for k, v in fitted.items() if k.startswith(f"{backend}/")]
+        return float(np.mean(same)) if same else DEFAULT_MTP_ACCEPTANCE
+
+    def envelope_of(self, backend: str, hw_family: str, model_class: str) -> dict[str, float] | None:
+        """The largest measured deployment of ``backend`` on ``hw_family`` for ``model_class`` (see
+        :func:`envelope_key`); a hardware family without measurements takes the backend's widest."""
+        env = self.notes.get("envelope", {}).get(backend.lower(), {})
+        own = env.get(hw_family, {}).get(model_class)
+        if own:
+            return own
+        seen = [fam[model_class] for fam in env.values() if isinstance(fam, dict) and model_class in fam]
+        if not seen:
+            return None
+        return {k: max(e[k] for e in seen) for k in seen[0]}
+
+    def beyond_envelope(
+        self, backend: str, hw_family: str, model_class: str, per_rank_concurrency, dp, ep, gpus
+    ) -> np.ndarray:
+        """True where a deployment lies outside what ``backend`` was measured at: an extrapolation.
+
+        Beyond means more running requests per attention rank, or wider attention-DP, EP or engine than any
+        measured point of that backend on that hardware family and model class.
+        """
+        env = self.envelope_of(backend, hw_family, model_class)
         if not env:
             return np.ones(np.shape(per_rank_concurrency), dtype=bool)
         return (
-            (np.asarray(per_rank_concurrency) > env["per_rank_concurrency"] * 1.5)
+            (np.asarray(per_rank_concurrency) > env["per_rank_concurrency"] * 1.0001)
             | (np.asarray(dp) > env["dp"])
             | (np.asarray(ep) > env["ep"])
             | (np.asarray(gpus) > env["gpus"])
@@ -136,33 +175,54 @@ def _log_bounds(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+@dataclass
+class Measured:
+    """Measured medians aligned with the points (NaN where a file has none)."""
+
+    ttft_ms: np.ndarray
+    tpot_ms: np.ndarray
+    tput_per_gpu: np.ndarray  # only where the file measured throughput itself (InferenceX)
+    weight: np.ndarray | None = None  # per point: PARETO_WEIGHT on its group's measured Pareto points, else 1
+
+    def masked(self, keep: np.ndarray) -> Measured:
+        arrays = (self.ttft_ms, self.tpot_ms, self.tput_per_gpu)
+        return Measured(*(np.where(keep, a, np.nan) for a in arrays), weight=self.weight)
+
+
 def fit_backend(
     groups: Sequence,
     n_points: int,
-    measured_ttft: np.ndarray,
-    measured_tpot: np.ndarray,
+    measured: Measured,
     predict: Callable,
     start: Efficiency | None = None,
     families: Sequence[str] = (),
     max_nfev: int = 60,
     held: Sequence[str] = (),
+    mtp_precisions: Sequence[str] = (),
 ) -> dict[str, dict[str, float]]:
-    """Fit one backend's base parameters and its per-family multipliers (least squares on log errors).
-
-    Parameters named in ``held`` keep their start value: the data says nothing about them.
+    """Fit one backend's base parameters, its per-family multipliers and its MTP acceptance per precision
+    (least squares on log errors). Parameters named in ``held`` keep their start value: no data pins them.
     """
     start = start or Efficiency()
-    fams = list(families)
+    fams, precs = list(families), list(mtp_precisions)
     nb, nf = len(BASE_NAMES), len(FAMILY_NAMES)
-    full0 = np.concatenate([_to_log(start), np.zeros(nf * len(fams))])
+    n_fam = nf * len(fams)
+    acc0 = np.log(np.full(len(precs), DEFAULT_MTP_ACCEPTANCE))
+    full0 = np.concatenate([_to_log(start), np.zeros(n_fam), acc0])
     free = np.array([i >= nb or BASE_NAMES[i] not in held for i in range(full0.size)])
     lo_b, hi_b = _log_bounds(BASE_NAMES)
-    lo = np.concatenate([lo_b, np.full(nf * len(fams), np.log(0.33))])
-    hi = np.concatenate([hi_b, np.full(nf * len(fams), np.log(3.0))])
+    lo = np.concatenate([lo_b, np.full(n_fam, np.log(0.33)), np.full(len(precs), np.log(MTP_BOUNDS[0]))])
+    hi = np.concatenate([hi_b, np.full(n_fam, np.log(3.0)), np.full(len(precs), np.log(MTP_BOUNDS[1]))])
     full0 = np.where(free, np.clip(full0, lo + 1e-9, hi - 1e-9), full0)
     n_free_base = int(free[:nb].sum())
-    has_tpot = np.isfinite(measured_tpot)
-    has_ttft = np.isfinite(measured_ttft)
+    targets = [
+        (measured.tpot_ms, "tpot_ms", 1.0),
+        (measured.ttft_ms, "ttft_ms", TTFT_WEIGHT),
+        (measured.tput_per_gpu, "tput_per_gpu", TPUT_WEIGHT),
+    ]
+    weight = measured.weight if measured.weight is not None else np.ones(n_points)
+    seen = [(np.isfinite(m), m, attr, w * weight[np.isfinite(m)]) for m, attr, w in targets]
+    sparsity = _jacobian_sparsity(groups, n_points, seen, fams, precs, free, nb, nf)
 
     def unpack(x_free: np.ndarray) -> dict[str, dict[str, float]]:
         x = full0.copy()
@@ -173,21 +233,23 @@ def fit_backend(
             params[fam] = dict(
                 zip(FAMILY_NAMES, np.exp(x[nb + j * nf : nb + (j + 1) * nf]).tolist(), strict=True)
             )
+        params["mtp"] = dict(zip(precs, np.exp(x[nb + n_fam :]).tolist(), strict=True))
         return params
 
-    def efficiency_for(params: dict[str, dict[str, float]]) -> Callable[[str, str], Efficiency]:
-        def get(_backend: str, family: str) -> Efficiency:
-            return combine(params["base"], params.get(family))
-
-        return get
-
     def residuals(x_free: np.ndarray) -> np.ndarray:
-        pred = predict(groups, n_points, efficiency_for(unpack(x_free)), fill_notes=False)
-        r_tpot = np.log(pred.tpot_ms / measured_tpot)[has_tpot]
-        r_ttft = TTFT_WEIGHT * np.log(pred.ttft_ms / measured_ttft)[has_ttft]
-        r = np.concatenate([r_tpot, r_ttft])
+        params = unpack(x_free)
+        pred = predict(
+            groups,
+            n_points,
+            lambda _b, family: combine(params["base"], params.get(family)),
+            fill_notes=False,
+            acceptance_for=lambda _b, prec: params["mtp"].get(prec, DEFAULT_MTP_ACCEPTANCE),
+        )
+        parts = [w * np.log(getattr(pred, attr) / m)[has] for has, m, attr, w in seen]
+        r = np.concatenate(parts)
         r = np.where(np.isfinite(r), r, 3.0)  # infeasible (out of memory) counts as a large error
-        return np.concatenate([r, FAMILY_RIDGE * x_free[n_free_base:]])  # family multipliers come last
+        ridge = x_free[n_free_base : n_free_base + n_fam]  # family multipliers are pulled toward 1
+        return np.concatenate([r, FAMILY_RIDGE * ridge])
 
     sol = least_squares(
         residuals,
@@ -198,8 +260,32 @@ def fit_backend(
         max_nfev=max_nfev,
         x_scale=1.0,
         diff_step=1e-3,
+        jac_sparsity=sparsity,
     )
     return unpack(sol.x)
+
+
+def _jacobian_sparsity(groups, n_points, seen, fams, precs, free, nb, nf) -> np.ndarray:
+    """Which residuals each parameter can move: base parameters all; a family's multipliers its own rows;
+    an MTP acceptance its precision's MTP rows; each ridge term its own multiplier. Finite differences then
+    perturb independent columns together (several times fewer model evaluations per step)."""
+    family = np.full(n_points, "", dtype=object)
+    mtp_prec = np.full(n_points, "", dtype=object)
+    for g in groups:
+        family[g.indices] = g.family
+        if g.mtp:
+            mtp_prec[g.indices] = g.precision
+    fam_rows = np.concatenate([family[has] for has, *_ in seen])
+    mtp_rows = np.concatenate([mtp_prec[has] for has, *_ in seen])
+    n_fam = nf * len(fams)
+    cols = [np.ones(fam_rows.size, dtype=bool)] * nb
+    cols += [fam_rows == fams[j // nf] for j in range(n_fam)]
+    cols += [mtp_rows == p for p in precs]
+    data = np.column_stack(cols)[:, free]
+    ridge = np.zeros((n_fam, data.shape[1]), dtype=bool)
+    n_free_base = int(free[:nb].sum())
+    ridge[np.arange(n_fam), n_free_base + np.arange(n_fam)] = True
+    return np.vstack([data, ridge]).astype(int)
 
 
 def center_families(
@@ -220,16 +306,20 @@ def center_families(
 def fit_calibration(
     groups: Sequence,
     n_points: int,
-    measured_ttft: np.ndarray,
-    measured_tpot: np.ndarray,
+    measured: Measured,
     predict: Callable,
     data_sha256: str = "",
     start: Calibration | None = None,
     max_nfev: int = 60,
     progress: Callable[[str], None] | None = None,
 ) -> Calibration:
-    """Fit every backend present in ``groups``; returns a Calibration with a default for unseen backends."""
-    params: dict[str, dict[str, float]] = {}
+    """Fit every backend present in ``groups``; returns a Calibration with a default for unseen backends.
+
+    What pins what: aggregated rows pin the step efficiencies and overheads; disaggregated rows pin the KV
+    hand-off and the prefill pool's queueing (held at their defaults for a backend without such rows); MTP rows
+    pin the acceptance per precision; each hardware family's rows pin its five multipliers.
+    """
+    params: dict[str, dict[str, float]] = {"mtp": {}}
     backends = sorted({g.backend for g in groups if not g.error})
     for backend in backends:
         if progress:
@@ -239,18 +329,23 @@ def fit_calibration(
         mask = np.zeros(n_points, dtype=bool)
         mask[idx] = True
         families = sorted({g.family for g in sub})
+        held = [] if any(g.dequantizes for g in sub) else ["dequant_eff"]
+        if not any(g.mode == "disagg" for g in sub):
+            held += list(DISAGG_NAMES)
         start_eff = start.efficiency(backend) if start else None
         fitted = fit_backend(
             sub,
             n_points,
-            np.where(mask, measured_ttft, np.nan),
-            np.where(mask, measured_tpot, np.nan),
+            measured.masked(mask),
             predict,
             start=start_eff,
             families=families if len(families) > 1 else [],
             max_nfev=max_nfev,
-            held=[] if any(g.dequantizes for g in sub) else ["dequant_eff"],
+            held=held,
+            mtp_precisions=sorted({g.precision for g in sub if g.mtp}),
         )
+        for prec, acc in fitted.pop("mtp").items():
+            params["mtp"][f"{backend}/{prec}"] = acc
         base, tweaks = center_families(fitted.pop("base"), fitted)
         params[backend] = base
         for fam, tweak in tweaks.items():
@@ -264,11 +359,11 @@ def fit_calibration(
         params=params,
         fitted_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         data_sha256=data_sha256,
-        n_points=int(np.isfinite(measured_tpot).sum()),
+        n_points=int(np.isfinite(measured.tpot_ms).sum()),
         notes={
-            "method": f"scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight {TTFT_WEIGHT}; "
-            f"family ridge {FAMILY_RIDGE}",
-            "envelope": envelope(groups, measured_tpot),
+            "method": f"scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight {TTFT_WEIGHT}, "
+            f"throughput weight {TPUT_WEIGHT}, measured Pareto points ×{PARETO_WEIGHT}; family ridge {FAMILY_RIDGE}",
+            "envelope": envelope(groups, measured.tpot_ms),
         },
     )
 
@@ -280,12 +375,21 @@ def arch_class(arch) -> str:
     return "mla-moe" if arch.attention == "mla" else "moe"
 
 
-def envelope(groups: Sequence, measured_tpot: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
-    """What the fit has seen, per backend and model family: the largest concurrency per attention rank, DP, EP and engine.
+def envelope_key(arch, mode: str) -> str:
+    """Envelopes are kept per model class and way of serving: 'mla-moe/agg', 'dense/disagg', …"""
+    return f"{arch_class(arch)}/{mode}"
+
+
+def envelope(
+    groups: Sequence, measured_tpot: np.ndarray
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """What the fit has seen, per backend, hardware family, model class and way of serving: the largest running
+    batch per attention rank (the client's concurrency per rank; per decode rank when disaggregated), DP, EP and
+    engine.
 
     Frontier points beyond it are extrapolations and are marked as such.
     """
-    out: dict[str, dict[str, dict[str, float]]] = {}
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for g in groups:
         if g.error:
             continue
@@ -293,13 +397,17 @@ def envelope(groups: Sequence, measured_tpot: np.ndarray) -> dict[str, dict[str,
         if not seen.any():
             continue
         par, work = g.par, g.work
-        by_class = out.setdefault(g.backend, {})
-        env = by_class.setdefault(
-            arch_class(g.arch), {"per_rank_concurrency": 0, "dp": 1, "ep": 1, "gpus": 1}
+        per_rank = work.concurrency / par.dp
+        if g.mode == "disagg":
+            per_rank = work.concurrency / (par.dp * g.decode_workers)
+        env = (
+            out.setdefault(g.backend, {})
+            .setdefault(g.family, {})
+            .setdefault(
+                envelope_key(g.arch, g.mode), {"per_rank_concurrency": 0, "dp": 1, "ep": 1, "gpus": 1}
+            )
         )
-        env["per_rank_concurrency"] = max(
-            env["per_rank_concurrency"], float((work.concurrency / par.dp)[seen].max())
-        )
+        env["per_rank_concurrency"] = max(env["per_rank_concurrency"], float(per_rank[seen].max()))
         env["dp"] = max(env["dp"], int(par.dp[seen].max()))
         env["ep"] = max(env["ep"], int(par.moe_ep[seen].max()))
         env["gpus"] = max(env["gpus"], int(par.gpus[seen].max()))

@@ -6,6 +6,7 @@ Pure functions: NumPy arrays in, arrays out (all broadcast together). Each op gr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,7 @@ class Parallel:
     moe_tp: np.ndarray
     moe_ep: np.ndarray
 
-    @property
+    @functools.cached_property
     def gpus(self) -> np.ndarray:
         return self.tp * self.pp * self.dp
 
@@ -110,7 +111,7 @@ def weight_bytes_per_gpu(arch: Architecture, prec: Precision, par: Parallel) -> 
 def expected_experts_touched(experts: int, top_k: int, tokens: np.ndarray) -> np.ndarray:
     """Expected number of distinct experts hit when ``tokens`` each pick ``top_k`` of ``experts`` uniformly."""
     tokens = np.asarray(tokens, dtype=float)
-    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+    return experts * -np.expm1(tokens * np.log1p(-top_k / experts))  # experts × (1 − (1 − k/E)^tokens)
 
 
 @dataclass
@@ -121,6 +122,10 @@ class StepCost:
     comm_bytes: np.ndarray  # bytes each GPU sends per step over its links
     comm_messages: np.ndarray  # collectives per step (each pays a latency)
     crosses_domain: np.ndarray  # True where the deployment spans more than one scale-up domain
+    tokens_per_expert: np.ndarray | None = None  # MoE decode: tokens each touched expert processes per step
+    experts_per_gpu: np.ndarray | None = (
+        None  # MoE decode: distinct experts (or expert shards) one GPU runs per layer
+    )
 
 
 def _attention_context(arch: Architecture, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +188,9 @@ def decode_step_cost(
         p_dense = arch.dense_layers * arch.dense_ffn_params() + arch.moe_layers * arch.shared_expert_params()
         ops["ffn_dense"] = (2 * b * p_dense / tp, p_dense * wb / tp + 0 * b)
         ep, mtp = par.moe_ep.astype(float), par.moe_tp.astype(float)
-        touched_per_gpu = expected_experts_touched(arch.experts, arch.experts_per_token, batch) / ep
+        touched = expected_experts_touched(arch.experts, arch.experts_per_token, batch)
+        touched_per_gpu = touched / ep
+        tokens_per_expert = batch * arch.experts_per_token / np.maximum(touched, 1e-9)
         expert_flops = 2 * batch * arch.experts_per_token * arch.expert_params() / (ep * mtp)
         ops["ffn_experts"] = (
             arch.moe_layers * expert_flops,
@@ -215,7 +222,12 @@ def decode_step_cost(
         messages = messages + ep_multi * 2 * arch.moe_layers / pp + (dp > 1) * 2 * arch.moe_layers / pp
     messages = messages + (pp - 1)
     return StepCost(
-        ops=ops, comm_bytes=ar_bytes, comm_messages=messages, crosses_domain=par.gpus > scaleup_domain
+        ops=ops,
+        comm_bytes=ar_bytes,
+        comm_messages=messages,
+        crosses_domain=par.gpus > scaleup_domain,
+        tokens_per_expert=tokens_per_expert if arch.is_moe else None,
+        experts_per_gpu=touched_per_gpu if arch.is_moe else None,
     )
 
 
@@ -225,9 +237,15 @@ def prefill_cost(
     par: Parallel,
     isl: np.ndarray,
     scaleup_domain: int,
+    ranks_busy: np.ndarray | float = 1.0,
 ) -> StepCost:
-    """Prefill of one request of ``isl`` tokens on its attention rank (MoE work spread over the EP group)."""
+    """Prefill of one request of ``isl`` tokens on its attention rank (MoE work spread over the EP group).
+
+    ``ranks_busy`` attention-DP ranks prefill a prompt each at the same time, so the MoE group does that many
+    prompts' expert work per step.
+    """
     isl = np.asarray(isl, dtype=float)
+    busy = np.asarray(ranks_busy, dtype=float)
     tp, pp = par.tp.astype(float), par.pp.astype(float)
     wb, eb, h = prec.weight_bytes, prec.expert_bytes, arch.hidden_size
     softmax_layers = arch.layers - arch.linear_layers
@@ -257,9 +275,9 @@ def prefill_cost(
     ops["attn_core"] = (core, 0 * isl)
     if arch.is_moe:
         ep, mtp = par.moe_ep.astype(float), par.moe_tp.astype(float)
-        touched = expected_experts_touched(arch.experts, arch.experts_per_token, isl) / ep
+        touched = expected_experts_touched(arch.experts, arch.experts_per_token, isl * busy) / ep
         ops["ffn_experts"] = (
-            arch.moe_layers * 2 * isl * arch.experts_per_token * arch.expert_params() / (ep * mtp),
+            arch.moe_layers * 2 * busy * isl * arch.experts_per_token * arch.expert_params() / (ep * mtp),
             arch.moe_layers * touched * arch.expert_params() * eb / mtp,
         )
     ops = {k: (f / pp, m / pp) for k, (f, m) in ops.items()}

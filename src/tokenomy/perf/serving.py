@@ -2,7 +2,10 @@
 
 Per step, each op takes a smooth max of its compute time and memory time (a roofline whose corner is
 rounded, as real kernels are), then communication and fixed overheads are added. Backends differ only in
-the fitted :class:`Efficiency` numbers, never in code paths.
+the fitted :class:`Efficiency` numbers, never in code paths. Two ways to serve share the same engine steps
+(:func:`decode_step_s`, :func:`prefill_s`): aggregated (:func:`predict_serving`: one engine prefills and
+decodes) and disaggregated (:func:`predict_disaggregated`: a prefill pool hands each request's KV cache to a
+decode pool).
 """
 
 from __future__ import annotations
@@ -23,8 +26,16 @@ from tokenomy.perf.ops import (
     weight_bytes_per_gpu,
 )
 
-ROOFLINE_SHARPNESS = 3.0
+ROOFLINE_SHARPNESS = (
+    3.0  # p of the smooth max (a^p + b^p)^(1/p): 3 rounds the roofline's corner like real kernels
+)
 USABLE_MEMORY = 0.95  # fraction of HBM an engine can give to weights + KV (the rest: activations, runtime)
+FIRST_TOKEN_STEPS = (
+    1.5  # decode steps before the first token is out: the prefill's own step plus half a step of waiting
+)
+SCALEOUT_LATENCY_FACTOR = (
+    3.0  # a collective across systems costs this many in-domain latencies when not fitted
+)
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,28 @@ class Efficiency:
     burst_share: float = 0.5  # share of other requests' prefills that lands before a request's first token
     prefill_interference: float = 1.0  # weight of other requests' prefills on the engine's time
     dequant_eff: float = 1.0  # GEMMs whose weight format lacks tensor cores (dequantized on load): speed
+    kv_transfer_eff: float = 0.5  # disaggregated: fraction of link bandwidth a KV-cache hand-off reaches
+    prefill_queue: float = 1.0  # disaggregated: weight of the prefill pool's queueing wait (1 = M/M/1-like)
+    ep_latency_us: float = 5.0  # per MoE layer's dispatch or combine, per doubling of EP ranks (all-to-all)
+    expert_tile_tokens: float = (
+        32.0  # grouped MoE GEMMs pad each touched expert's tokens to at least this tile
+    )
+    expert_overhead_us: float = 0.5  # per expert (or expert shard) a GPU runs per MoE layer: tile scheduling
 
     def physical(self) -> Efficiency:
         """Clip fractions of peak to at most 1: no kernel beats the hardware."""
         caps = {
             k: min(getattr(self, k), 1.0)
-            for k in ("mem_decode", "mem_experts", "compute_decode", "compute_prefill", "dequant_eff")
+            for k in (
+                "mem_decode",
+                "mem_experts",
+                "compute_decode",
+                "compute_prefill",
+                "dequant_eff",
+                "kv_transfer_eff",
+                "burst_share",
+            )
         }
-        caps["burst_share"] = min(self.burst_share, 1.0)
         return replace(self, **caps)
 
     def as_dict(self) -> dict[str, float]:
@@ -65,18 +90,17 @@ class Efficiency:
 
 @dataclass(frozen=True)
 class ServingOptions:
-    """Serving features beyond plain aggregated decoding (not fitted: taken from the arguments)."""
+    """Serving features beyond plain decoding and the engine's limits (not fitted: taken from the arguments)."""
 
     mtp_draft_tokens: int = 0  # speculative tokens drafted per step (DeepSeek MTP: 1-3)
     mtp_acceptance: float = 0.0  # probability each drafted token is accepted
-    disaggregated: bool = False  # prefill on a separate GPU pool (Dynamo-style)
-    prefill_utilization: float = 0.7  # how busy the disaggregated prefill pool is kept
+    max_running_per_rank: float = np.inf  # the engine's largest running batch per attention rank
 
     def __post_init__(self) -> None:
         if self.mtp_draft_tokens < 0 or not 0.0 <= self.mtp_acceptance <= 1.0:
             raise ValueError("MTP needs draft tokens ≥ 0 and an acceptance rate in [0, 1]")
-        if not 0.05 <= self.prefill_utilization <= 0.95:
-            raise ValueError("prefill_utilization must be in [0.05, 0.95]")
+        if not self.max_running_per_rank >= 1:
+            raise ValueError("max_running_per_rank must be at least 1")
 
     @property
     def accepted_tokens_per_step(self) -> float:
@@ -86,6 +110,8 @@ class ServingOptions:
 
 @dataclass(frozen=True)
 class Workload:
+    """Mean prompt and output lengths (tokens) and the client's concurrency, one entry per point."""
+
     isl: np.ndarray
     osl: np.ndarray
     concurrency: np.ndarray
@@ -98,19 +124,24 @@ class ServingResult:
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
     e2e_ms: np.ndarray
-    tput_per_gpu: np.ndarray  # (input + output) tok/s per GPU
-    output_tput_per_gpu: np.ndarray
+    tput_per_gpu: np.ndarray  # (input + output) tok/s per GPU serving (both pools when disaggregated)
+    output_tput_per_gpu: np.ndarray  # output tok/s per GPU serving (both pools when disaggregated)
     tok_s_per_user: np.ndarray
-    decode_step_ms: np.ndarray
+    decode_step_ms: np.ndarray  # time per generated token of one request, without prefill stalls
     prefill_ms: np.ndarray
     memory_per_gpu_gb: np.ndarray
     fits: np.ndarray
-    gpus: np.ndarray
+    gpus: np.ndarray  # GPUs serving per engine (aggregated) or per decode engine with its prefill share
+    running_per_rank: np.ndarray  # requests decoding at once on one attention rank
 
 
 def _smooth_max(a: np.ndarray, b: np.ndarray, p: float = ROOFLINE_SHARPNESS) -> np.ndarray:
+    """(a^p + b^p)^(1/p), scaled by the larger term so it never overflows."""
     top = np.maximum(np.maximum(a, b), 1e-30)
-    return top * ((a / top) ** p + (b / top) ** p) ** (1.0 / p)
+    x, y = a / top, b / top
+    if p == 3.0:  # the default: integer powers and a cube root are several times faster than float powers
+        return top * np.cbrt(x * x * x + y * y * y)
+    return top * (x**p + y**p) ** (1.0 / p)
 
 
 def step_time_s(
@@ -141,7 +172,9 @@ def step_time_s(
     link_s = link_s + np.where(
         cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw * hw.scaleup_domain), 0.0
     )
-    latency = np.where(cost.crosses_domain, scaleout_latency_s or 3 * comm_latency_s, comm_latency_s)
+    latency = np.where(
+        cost.crosses_domain, scaleout_latency_s or SCALEOUT_LATENCY_FACTOR * comm_latency_s, comm_latency_s
+    )
     return total + link_s + cost.comm_messages * latency
 
 
@@ -165,6 +198,93 @@ def fixed_step_s(arch: Architecture, eff: Efficiency) -> float:
     return eff.step_overhead_ms * 1e-3 + eff.layer_overhead_us * 1e-6 * arch.layers
 
 
+def padded_experts(cost: StepCost, tile_tokens: float) -> StepCost:
+    """Grouped MoE GEMMs run each touched expert on a whole tile of rows: with few tokens per expert (wide
+    MoEs at moderate batch) the FLOPs done exceed the useful ones by tile / tokens per expert."""
+    if "ffn_experts" not in cost.ops or cost.tokens_per_expert is None:
+        return cost
+    flops, nbytes = cost.ops["ffn_experts"]
+    pad = np.maximum(tile_tokens / np.maximum(cost.tokens_per_expert, 1e-9), 1.0)
+    return replace(cost, ops={**cost.ops, "ffn_experts": (flops * pad, nbytes)})
+
+
+def compute_precision(prec: Precision) -> str:
+    """The precision the heavy GEMMs run at: the experts' when they differ from the dense weights."""
+    return prec.weights if prec.experts == prec.weights else prec.experts
+
+
+def decode_step_s(
+    arch: Architecture,
+    hw: HardwareSpec,
+    prec: Precision,
+    par: Parallel,
+    running: np.ndarray,
+    context: np.ndarray,
+    eff: Efficiency,
+    draft_tokens: int = 0,
+    cost: StepCost | None = None,
+) -> np.ndarray:
+    """Seconds of one decode step of ``running`` requests (all attention-DP ranks) at a mean ``context``.
+
+    Pipeline parallelism keeps PP micro-batches of running/PP requests in flight, and a token passes every
+    stage. ``draft_tokens`` > 0 is an MTP verify step (and its draft layers). ``cost``: the step's FLOPs and
+    bytes when already computed (they do not depend on the efficiencies, so a fit computes them once).
+    """
+    if cost is None:
+        micro = np.asarray(running, dtype=float) / par.pp
+        cost = decode_step_cost(arch, prec, par, micro, context, hw.scaleup_domain, 1.0 + draft_tokens)
+    cost = padded_experts(cost, eff.expert_tile_tokens)
+    t_stage = step_time_s(
+        cost,
+        hw,
+        compute_precision(prec),
+        eff.compute_decode,
+        eff.mem_decode,
+        eff.comm_latency_us * 1e-6,
+        eff.mem_experts,
+        eff.scaleout_latency_us * 1e-6,
+        dequant_speed(hw, prec, eff),
+    )
+    width = np.log2(np.maximum(par.dp, par.moe_ep).astype(float))
+    t_stage = t_stage * (1.0 + eff.wide_imbalance * width)  # the slowest rank sets the step
+    if arch.is_moe:  # dispatch + combine per MoE layer: an all-to-all's latency grows with its ranks
+        t_stage = t_stage + 2 * arch.moe_layers / par.pp * eff.ep_latency_us * 1e-6 * np.log2(par.moe_ep)
+        # Every touched expert (a shard of it under MoE-TP) is its own GEMM problem on each GPU that holds it.
+        t_stage = t_stage + arch.moe_layers / par.pp * cost.experts_per_gpu * eff.expert_overhead_us * 1e-6
+    t_stage = t_stage * (1.0 + draft_tokens / arch.layers)  # one MTP layer per drafted token
+    return par.pp * t_stage + fixed_step_s(arch, eff) + eff.request_overhead_us * 1e-6 * running / par.dp
+
+
+def prefill_s(
+    arch: Architecture,
+    hw: HardwareSpec,
+    prec: Precision,
+    par: Parallel,
+    isl: np.ndarray,
+    eff: Efficiency,
+    cost: StepCost | None = None,
+) -> np.ndarray:
+    """Seconds to prefill one request of ``isl`` tokens on its attention rank, every rank prefilling at once.
+
+    Attention-DP ranks run their MoE layers together, so a rank's prefill shares the experts with the other
+    ranks' prompts. No dequantization penalty: a prefill GEMM amortizes dequantizing a weight tile over many
+    tokens.
+    """
+    if cost is None:
+        cost = prefill_cost(arch, prec, par, isl, hw.scaleup_domain, ranks_busy=par.dp)
+    t = par.pp * step_time_s(
+        cost,
+        hw,
+        compute_precision(prec),
+        eff.compute_prefill,
+        eff.mem_decode,
+        eff.comm_latency_us * 1e-6,
+        None,
+        eff.scaleout_latency_us * 1e-6,
+    )
+    return t + fixed_step_s(arch, eff)
+
+
 def memory_per_gpu_bytes(
     arch: Architecture, prec: Precision, par: Parallel, concurrency: np.ndarray, tokens: np.ndarray
 ) -> np.ndarray:
@@ -182,6 +302,12 @@ def kv_capacity_requests(
     return np.where(free > 0, np.floor(free / one) * par.dp, 0.0)
 
 
+def _running(conc: np.ndarray, capacity: np.ndarray, par: Parallel, opts: ServingOptions) -> np.ndarray:
+    """Requests the engine runs at once: the client's, up to the KV cache and the engine's batch limit."""
+    limit = opts.max_running_per_rank * par.dp
+    return np.clip(np.minimum(np.minimum(conc, capacity), limit), 1.0, None)
+
+
 def predict_serving(
     arch: Architecture,
     hw: HardwareSpec,
@@ -191,96 +317,182 @@ def predict_serving(
     eff: Efficiency,
     strict_memory: bool = False,
     options: ServingOptions | None = None,
+    cache: dict | None = None,
 ) -> ServingResult:
     """TTFT, TPOT and throughput of aggregated serving at fixed concurrency (closed loop, like the benchmarks).
 
     During one request's life the engine also prefills the other requests on its rank. A share
     ``burst_share`` of that work lands before the request's first token (requests arrive in waves when the
-    output length is fixed), the rest stalls its decode steps. When the KV cache holds fewer requests than the
-    concurrency, the rest wait in the server's queue (Little's law). ``strict_memory`` marks such points as not
-    fitting instead (the frontier's rule: C × (ISL + OSL) must fit).
-
-    ``options`` turns on speculative decoding (MTP) or disaggregated prefill (see :class:`ServingOptions`).
+    output length is fixed), the rest stalls its decode steps. When the KV cache or the engine's batch limit
+    holds fewer requests than the concurrency, the rest wait in the server's queue (Little's law).
+    ``strict_memory`` marks KV overflow as not fitting instead (the frontier's rule: C × (ISL + OSL) must fit).
+    ``cache`` (a dict kept by the caller) keeps what does not depend on ``eff`` between calls on the same points.
     """
     opts = options or ServingOptions()
     conc = np.asarray(work.concurrency, dtype=float)
     isl = np.asarray(work.isl, dtype=float)
     osl = np.asarray(work.osl, dtype=float)
-    compute_prec = prec.weights if prec.experts == prec.weights else prec.experts
-    latency_s = eff.comm_latency_us * 1e-6
-    out_latency_s = eff.scaleout_latency_us * 1e-6
-    fixed_s = fixed_step_s(arch, eff)
-
-    capacity = kv_capacity_requests(arch, hw, prec, par, isl + osl / 2)
-    running = np.clip(np.minimum(conc, capacity), 1.0, None)
-    # Pipeline parallelism: PP micro-batches of running/PP requests are in flight; a token passes every stage.
-    micro = running / par.pp
-    dec = decode_step_cost(
-        arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain, 1.0 + opts.mtp_draft_tokens
+    static = cache if cache is not None else {}
+    if "running" not in static:
+        static["capacity"] = kv_capacity_requests(arch, hw, prec, par, isl + osl / 2)
+        static["running"] = _running(conc, static["capacity"], par, opts)
+        micro = static["running"] / par.pp
+        draft = 1.0 + opts.mtp_draft_tokens
+        static["decode"] = decode_step_cost(arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain, draft)
+        static["prefill"] = prefill_cost(arch, prec, par, isl, hw.scaleup_domain, ranks_busy=par.dp)
+    capacity, running = static["capacity"], static["running"]
+    t_step = decode_step_s(
+        arch, hw, prec, par, running, isl + osl / 2, eff, opts.mtp_draft_tokens, static["decode"]
     )
-    slow = dequant_speed(hw, prec, eff)
-    t_stage = step_time_s(
-        dec,
-        hw,
-        compute_prec,
-        eff.compute_decode,
-        eff.mem_decode,
-        latency_s,
-        eff.mem_experts,
-        out_latency_s,
-        slow,
-    )
-    width = np.log2(np.maximum(par.dp, par.moe_ep).astype(float))
-    t_stage = t_stage * (1.0 + eff.wide_imbalance * width)
-    t_stage = t_stage * (1.0 + opts.mtp_draft_tokens / arch.layers)  # the draft (MTP) layers
-    t_dec = par.pp * t_stage + fixed_s + eff.request_overhead_us * 1e-6 * running / par.dp
-    t_dec = t_dec / opts.accepted_tokens_per_step  # time per generated token
-    pre = prefill_cost(arch, prec, par, isl, hw.scaleup_domain)
-    t_pre = par.pp * step_time_s(
-        pre, hw, compute_prec, eff.compute_prefill, eff.mem_decode, latency_s, None, out_latency_s
-    )  # no dequant penalty: prefill GEMMs amortize dequantizing a weight tile over many tokens
-    t_pre = t_pre + fixed_s
+    t_dec = t_step / opts.accepted_tokens_per_step  # time per generated token
+    t_pre = prefill_s(arch, hw, prec, par, isl, eff, static["prefill"])
 
     steps = np.maximum(osl - 1, 1)
-    if opts.disaggregated:
-        # Decode engines never prefill; a prefill pool of the same engine size runs at `prefill_utilization`,
-        # so a request waits an M/D/1 queue, then its KV cache crosses the scale-out network.
-        rho = opts.prefill_utilization
-        kv_bytes = kv_cache_bytes_per_gpu(arch, prec, par, par.dp.astype(float), isl) * par.gpus / par.dp
-        transfer = kv_bytes / (hw.scaleout_bw * par.gpus / par.dp)
-        tpot = t_dec
-        ttft = eff.ttft_overhead_ms * 1e-3 + t_pre * (1 + rho / (2 * (1 - rho))) + transfer + 0.5 * t_dec
-    else:
-        others = np.maximum(running / par.dp - 1.0, 0.0)
-        stall = eff.prefill_interference * others * t_pre
-        tpot = t_dec + (1.0 - eff.burst_share) * stall / steps
-        ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + eff.burst_share * stall + 1.5 * t_dec
+    others = np.maximum(running / par.dp - 1.0, 0.0)
+    stall = eff.prefill_interference * others * t_pre
+    tpot = t_dec + (1.0 - eff.burst_share) * stall / steps
+    ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + eff.burst_share * stall + FIRST_TOKEN_STEPS * t_dec
     e2e_running = ttft + steps * tpot
-    queue_wait = (conc / running - 1.0) * e2e_running
-    ttft = ttft + queue_wait
+    ttft = ttft + (conc / running - 1.0) * e2e_running  # queue for a slot
     e2e = ttft + steps * tpot
 
-    tokens = isl + osl if strict_memory else isl + osl / 2
-    mem = memory_per_gpu_bytes(arch, prec, par, conc if strict_memory else running, tokens)
-    fits = (capacity >= (conc if strict_memory else 1.0)) & (mem <= hw.memory_bytes * USABLE_MEMORY * 1.0001)
+    if "mem" not in static:
+        tokens = isl + osl if strict_memory else isl + osl / 2
+        held = np.minimum(conc, opts.max_running_per_rank * par.dp) if strict_memory else running
+        static["mem"] = memory_per_gpu_bytes(arch, prec, par, held, tokens)
+        static["fits"] = (capacity >= (held if strict_memory else 1.0)) & (
+            static["mem"] <= hw.memory_bytes * USABLE_MEMORY * 1.0001
+        )
+    mem, fits = static["mem"], static["fits"]
     gpus = par.gpus.astype(float)
-    decode_gpus = gpus
-    if opts.disaggregated:
-        # Prefill GPUs to keep up: arrivals/s × prefill time per request (one engine of `gpus`) / utilization.
-        gpus = gpus + (conc / e2e) * (t_pre / par.dp) * gpus / opts.prefill_utilization
-    out_tput = conc * osl / e2e / decode_gpus
-    total_tput = conc * (isl + osl) / e2e / gpus
     nan = np.where(fits, 1.0, np.nan)
     return ServingResult(
         ttft_ms=ttft * 1e3 * nan,
         tpot_ms=tpot * 1e3 * nan,
         e2e_ms=e2e * 1e3 * nan,
-        tput_per_gpu=total_tput * nan,
-        output_tput_per_gpu=out_tput * nan,
+        tput_per_gpu=conc * (isl + osl) / e2e / gpus * nan,
+        output_tput_per_gpu=conc * osl / e2e / gpus * nan,
         tok_s_per_user=1.0 / tpot * nan,
         decode_step_ms=t_dec * 1e3,
         prefill_ms=t_pre * 1e3,
         memory_per_gpu_gb=mem / 1e9,
         fits=fits,
         gpus=gpus,
+        running_per_rank=running / par.dp,
+    )
+
+
+def kv_transfer_s(
+    arch: Architecture,
+    hw: HardwareSpec,
+    prec: Precision,
+    prefill: Parallel,
+    isl: np.ndarray,
+    eff: Efficiency,
+    within_domain: np.ndarray,
+) -> np.ndarray:
+    """Seconds to hand one request's KV cache from its prefill rank to the decode pool.
+
+    Inside one scale-up domain (GB200 NVL72: both pools on NVLink) the scale-up links carry it, otherwise the
+    prefill GPUs' scale-out NICs; each of the rank's GPUs sends its share.
+    """
+    one = kv_cache_bytes_per_gpu(arch, prec, prefill, prefill.dp.astype(float), isl)  # one request, per GPU
+    link = np.where(within_domain, hw.scaleup_bw, hw.scaleout_bw) * eff.kv_transfer_eff
+    return one / link + eff.scaleout_latency_us * 1e-6
+
+
+def closed_loop_utilization(
+    concurrency: np.ndarray, service_s: np.ndarray, rest_s: np.ndarray, queue: float
+) -> np.ndarray:
+    """Utilization ρ of a shared server in a closed loop of ``concurrency`` clients.
+
+    Each request needs ``service_s`` of the server (its share of the pool: one prefill ÷ ranks) and spends
+    ``rest_s`` elsewhere (its own prefill latency, decoding); waiting adds ``queue`` × service × ρ / (1 − ρ)
+    (M/M/1-like). Solving C = ρ·a + queue·ρ²/(1 − ρ) with a = rest / service gives ρ in [0, 1) (the stable root).
+    """
+    a = rest_s / service_s
+    c = concurrency
+    return 2.0 * c / ((a + c) + np.sqrt((a - c) ** 2 + 4.0 * queue * c))
+
+
+def predict_disaggregated(
+    arch: Architecture,
+    hw: HardwareSpec,
+    prec: Precision,
+    prefill: Parallel,
+    prefill_workers: np.ndarray,
+    decode: Parallel,
+    decode_workers: np.ndarray,
+    work: Workload,
+    eff: Efficiency,
+    strict_memory: bool = False,
+    options: ServingOptions | None = None,
+    iterations: int = 2,
+    cache: dict | None = None,
+) -> ServingResult:
+    """TTFT, TPOT and throughput of disaggregated serving (Dynamo-style) at a fixed client concurrency.
+
+    ``prefill_workers`` engines of ``prefill`` parallelism prefill prompts and send each request's KV cache to
+    one of ``decode_workers`` engines of ``decode`` parallelism, which only decode. Requests queue for the
+    prefill pool (a closed loop: the busier the pool, the longer the wait, the fewer requests decode), and
+    decode engines never stall on prefills. Worker counts may be fractional (a pool ratio at factory scale).
+    """
+    opts = options or ServingOptions()
+    conc = np.asarray(work.concurrency, dtype=float)
+    isl = np.asarray(work.isl, dtype=float)
+    osl = np.asarray(work.osl, dtype=float)
+    w_p = np.asarray(prefill_workers, dtype=float)
+    w_d = np.asarray(decode_workers, dtype=float)
+    gpus_p = w_p * prefill.gpus
+    gpus_d = w_d * decode.gpus
+    steps = np.maximum(osl - 1, 1)
+
+    static = cache if cache is not None else {}
+    if "prefill" not in static:
+        static["prefill"] = prefill_cost(arch, prec, prefill, isl, hw.scaleup_domain, ranks_busy=prefill.dp)
+    t_pre = prefill_s(arch, hw, prec, prefill, isl, eff, static["prefill"])  # one prompt, every rank busy
+    service = t_pre / (w_p * prefill.dp)  # the pool's time per request
+    within = (gpus_p + gpus_d) <= hw.scaleup_domain
+    transfer = kv_transfer_s(arch, hw, prec, prefill, isl, eff, within)
+    capacity = kv_capacity_requests(arch, hw, prec, decode, isl + osl / 2)  # per decode engine
+    per_engine = conc / w_d
+    running = _running(per_engine, capacity, decode, opts)
+    for _ in range(iterations):
+        t_step = decode_step_s(arch, hw, prec, decode, running, isl + osl / 2, eff, opts.mtp_draft_tokens)
+        tpot = t_step / opts.accepted_tokens_per_step
+        decode_s = steps * tpot + FIRST_TOKEN_STEPS * tpot
+        rest = eff.ttft_overhead_ms * 1e-3 + t_pre + transfer + decode_s
+        rho = closed_loop_utilization(conc, service, rest, eff.prefill_queue)
+        wait = eff.prefill_queue * service * rho / (1.0 - rho)
+        # Requests per second: the closed loop through the prefill queue, unless the decode slots are full.
+        rate = np.minimum(conc / (rest + wait), w_d * running / decode_s)
+        demand = rate * decode_s / w_d  # requests decoding per engine (Little's law)
+        running = _running(np.minimum(demand, per_engine), capacity, decode, opts)
+    e2e = conc / rate  # the closed loop: every client always has one request in flight
+    ttft = e2e - steps * tpot
+
+    tokens = isl + osl if strict_memory else isl + osl / 2
+    held = np.minimum(per_engine, opts.max_running_per_rank * decode.dp) if strict_memory else running
+    mem = memory_per_gpu_bytes(arch, prec, decode, held, tokens)
+    mem_p = memory_per_gpu_bytes(arch, prec, prefill, prefill.dp.astype(float), isl)
+    fits = (
+        (capacity >= (held if strict_memory else 1.0))
+        & (mem <= hw.memory_bytes * USABLE_MEMORY * 1.0001)
+        & (mem_p <= hw.memory_bytes * USABLE_MEMORY * 1.0001)
+    )
+    gpus = gpus_p + gpus_d
+    nan = np.where(fits, 1.0, np.nan)
+    return ServingResult(
+        ttft_ms=ttft * 1e3 * nan,
+        tpot_ms=tpot * 1e3 * nan,
+        e2e_ms=e2e * 1e3 * nan,
+        tput_per_gpu=rate * (isl + osl) / gpus * nan,
+        output_tput_per_gpu=rate * osl / gpus * nan,
+        tok_s_per_user=1.0 / tpot * nan,
+        decode_step_ms=tpot * 1e3,
+        prefill_ms=t_pre * 1e3,
+        memory_per_gpu_gb=np.maximum(mem, mem_p) / 1e9,
+        fits=fits,
+        gpus=gpus / w_d,
+        running_per_rank=running / decode.dp,
     )
