@@ -79,23 +79,72 @@ def test_predict_points_without_measurements(tmp_path):
     assert 1 < float(row["predicted_tpot_ms"]) < 100
 
 
-def test_malformed_points_name_the_line(tmp_path):
+def test_a_bad_row_gets_a_note_and_the_file_goes_on(tmp_path):
     src = tmp_path / "bad.csv"
     src.write_text(
-        "model_path,system,backend,isl,osl,concurrency,tp_size\nopenai/gpt-oss-120b,b200,vllm,1024,x,16,1\n"
+        "model_path,system,backend,isl,osl,concurrency,tp_size\n"
+        "openai/gpt-oss-120b,b200,vllm,1024,x,16,1\n"
+        "openai/gpt-oss-120b,b200,vllm,1024,1024,16,1\n"
+    )
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["predict", "--points", str(src), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["predicted"] == 1
+    bad, good = list(csv.DictReader(out.open()))
+    assert "line 2" in bad["note"] and "osl" in bad["note"] and bad["predicted_tpot_ms"] == ""
+    assert good["note"] == "" and float(good["predicted_tpot_ms"]) > 0
+
+
+def test_a_missing_column_stops_the_file(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text(
+        "model_path,system,backend,isl,concurrency,tp_size\nopenai/gpt-oss-120b,b200,vllm,1024,16,1\n"
     )
     result = runner.invoke(app, ["predict", "--points", str(src), "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
-    assert "line 2" in result.output and "osl" in result.output
+    assert "osl" in result.output
+
+
+def test_disaggregated_and_mtp_rows_are_predicted(tmp_path):
+    """InferenceX's Dynamo rows name pools instead of tp_size; each is predicted over every GPU serving."""
+    header = (
+        "mode,spec_method,backend,model_path,system,precision,isl,osl,concurrency,num_gpus,tp_size,"
+        "prefill_num_workers,prefill_tp_size,prefill_attention_dp_size,prefill_moe_tp_size,prefill_moe_ep_size,"
+        "decode_num_workers,decode_tp_size,decode_attention_dp_size,decode_moe_tp_size,decode_moe_ep_size\n"
+    )
+    rows = (
+        "disagg,none,trtllm,deepseek-ai/DeepSeek-R1-0528,b200_sxm,fp4,1024,1024,512,24,,1,1,8,1,8,2,8,1,1,8\n"
+        "disagg,mtp,trtllm,deepseek-ai/DeepSeek-R1-0528,b200_sxm,fp4,1024,1024,512,24,,1,1,8,1,8,2,8,1,1,8\n"
+        "agg,mtp,trtllm,deepseek-ai/DeepSeek-R1-0528,b200_sxm,fp4,1024,1024,64,8,8,,,,,,,,,,\n"
+        "agg,none,trtllm,deepseek-ai/DeepSeek-R1-0528,b200_sxm,fp4,1024,1024,64,8,8,,,,,,,,,,\n"
+    )
+    src = tmp_path / "dis.csv"
+    src.write_text(header + rows)
+    out = tmp_path / "o.csv"
+    result = runner.invoke(app, ["predict", "--points", str(src), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    got = list(csv.DictReader(out.open()))
+    assert all(r["note"] == "" for r in got), [r["note"] for r in got]
+    tpot = [float(r["predicted_tpot_ms"]) for r in got]
+    assert tpot[1] < tpot[0] and tpot[2] < tpot[3]  # MTP (fitted acceptance > 0) decodes faster
 
 
 def test_validate_json_reports_breakdowns():
+    result = runner.invoke(app, ["validate", "--points", str(POINTS), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data["by"]) == {"system", "model", "backend", "isl_osl", "serving"}
+    assert data["overall"]["tpot"]["mdape"] <= THRESHOLDS["tpot"]
+    assert data["by"]["system"]["b200_sxm"]["tpot"]["n"] > 900
+
+
+def test_validate_defaults_to_every_packaged_file():
     result = runner.invoke(app, ["validate", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data["by"]) == {"system", "model", "backend", "isl_osl"}
-    assert data["overall"]["tpot"]["mdape"] <= THRESHOLDS["tpot"]
-    assert data["by"]["system"]["b200_sxm"]["tpot"]["n"] > 900
+    assert data["n_points"] == 2364 + 100 + 1593
+    assert {"agg", "agg + MTP", "disagg", "disagg + MTP"} <= set(data["by"]["serving"])
+    assert {"mi300x", "mi355x", "gb200"} <= set(data["by"]["system"])
 
 
 def test_calibrate_then_use_the_fit(tmp_path, points):

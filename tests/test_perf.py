@@ -157,8 +157,10 @@ def test_mla_kv_is_replicated_across_tp_and_gqa_is_split():
 
 
 def test_out_of_memory_deployments_are_excluded_from_the_frontier():
-    f = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024)  # 810 GB of weights, 8 × 80 GB
+    f = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024, max_gpus=8)  # 810 GB of weights, 8 × 80 GB
     assert f.points == [] and f.feasible == 0
+    wide = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024)  # by default engines span nodes
+    assert wide.points and min(p.gpus for p in wide.points) > 8
     f = frontier("llama-3.1-405b", "h100_sxm", "bf16", 1024, 1024, max_gpus=16)
     assert f.points and all(p.gpus == 16 for p in f.points)
     hw = hardware_spec("h100_sxm")
@@ -193,7 +195,7 @@ def test_unverified_inputs_are_reported():
     assert any("allin_kw" in a for a in f.assumptions)
 
 
-def _serve(options=None, conc=(1.0, 16.0, 128.0)):
+def _serve(options=None, conc=(1.0, 16.0, 128.0), eff=None):
     from tokenomy.perf.serving import ServingOptions
 
     arch = catalog().model("deepseek-r1").architecture
@@ -207,7 +209,7 @@ def _serve(options=None, conc=(1.0, 16.0, 128.0)):
         Precision("fp8", "fp8", "fp8"),
         par,
         work,
-        CAL.efficiency("trtllm", "hopper"),
+        eff or CAL.efficiency("trtllm", "hopper"),
         options=options or ServingOptions(),
     )
 
@@ -227,14 +229,69 @@ def test_mtp_speeds_up_decode_only_when_drafts_are_accepted():
         ServingOptions(mtp_draft_tokens=1, mtp_acceptance=1.5)
 
 
-def test_disaggregation_removes_prefill_stalls_and_pays_for_prefill_gpus():
+def _disagg(options=None, conc=(16.0, 128.0, 512.0), prefill_workers=1.0, eff=None):
+    from tokenomy.perf.serving import ServingOptions, predict_disaggregated
+
+    arch = catalog().model("deepseek-r1").architecture
+    hw = hardware_spec("h200_sxm")
+    n = len(conc)
+    tp8 = Parallel(*(np.full(n, v) for v in (8, 1, 1, 8, 1)))
+    work = Workload(np.full(n, 8192.0), np.full(n, 1024.0), np.array(conc))
+    return predict_disaggregated(
+        arch,
+        hw,
+        Precision("fp8", "fp8", "fp8"),
+        tp8,
+        np.full(n, prefill_workers),
+        tp8,
+        np.ones(n),
+        work,
+        eff or CAL.efficiency("trtllm", "hopper"),
+        options=options or ServingOptions(),
+    )
+
+
+def test_disaggregation_never_beats_aggregation_by_more_than_the_prefill_saving():
+    """Decode GPUs of a disaggregated deployment produce at most what the same engine would with free prefills,
+    the prefill pool is paid for, and busy 8k-prompt engines gain from moving prefills away."""
+    from dataclasses import replace
+
+    eff = CAL.efficiency("trtllm", "hopper")
+    free_prefill = replace(eff, prefill_interference=0.0, burst_share=0.0, compute_prefill=1e9)
+    conc = (16.0, 128.0, 512.0)
+    dis = _disagg(conc=conc, eff=eff)
+    running = dis.running_per_rank  # TP8: one attention rank
+    # The same engine decoding the same batch with prefills free and no time outside decode: the ceiling.
+    ideal = _serve(conc=tuple(running), eff=free_prefill)
+    osl, decode_gpus = 1024.0, 8.0
+    ceiling = running * osl / ((osl - 1 + 1.5) * ideal.tpot_ms / 1e3) / decode_gpus
+    per_decode_gpu = dis.output_tput_per_gpu * dis.gpus / decode_gpus
+    assert np.all(per_decode_gpu <= ceiling * 1.0001)
+    assert np.all(dis.tpot_ms >= ideal.tpot_ms * 0.9999)  # decode steps are the same steps, never faster
+    agg = _serve(conc=conc)
+    assert np.all(dis.gpus > decode_gpus)  # the prefill pool is counted
+    assert dis.tpot_ms[-1] < 0.8 * agg.tpot_ms[-1]  # 8k prompts stall a busy aggregated engine
+
+
+def test_a_small_prefill_pool_queues_and_a_large_one_does_not():
+    """The closed loop: fewer prefill workers → longer TTFT (queueing) and fewer requests per second."""
+    small = _disagg(prefill_workers=0.25)
+    large = _disagg(prefill_workers=4.0)
+    assert np.all(small.ttft_ms > large.ttft_ms)
+    assert np.all(small.output_tput_per_gpu * small.gpus < large.output_tput_per_gpu * large.gpus + 1e-9)
+    from tokenomy.perf.serving import closed_loop_utilization
+
+    rho = closed_loop_utilization(np.array([1.0, 10.0, 1e4]), np.ones(3), np.full(3, 5.0), 1.0)
+    assert np.all((rho > 0) & (rho < 1)) and rho[0] < rho[1] < rho[2]
+
+
+def test_mtp_with_nothing_accepted_never_helps_disaggregated_serving_either():
     from tokenomy.perf.serving import ServingOptions
 
-    agg = _serve()
-    dis = _serve(ServingOptions(disaggregated=True))
-    assert np.all(dis.tpot_ms <= agg.tpot_ms)
-    assert np.all(dis.gpus > 8)  # the prefill pool is counted
-    assert dis.tpot_ms[-1] < 0.8 * agg.tpot_ms[-1]  # 8k prompts stall a busy aggregated engine
+    base = _disagg()
+    useless = _disagg(ServingOptions(mtp_draft_tokens=3, mtp_acceptance=0.0))
+    assert np.all(useless.tpot_ms >= base.tpot_ms)
+    assert np.all(useless.output_tput_per_gpu <= base.output_tput_per_gpu)
 
 
 def test_native_formats_follow_the_published_peaks():

@@ -31,6 +31,11 @@ def plan(
     report: Path | None = typer.Option(
         None, "--report", help="Also write a self-contained HTML report here."
     ),
+    allow_extrapolation: bool = typer.Option(
+        False,
+        "--allow-extrapolation",
+        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -46,6 +51,8 @@ def plan(
         return
     try:
         sc = load_scenario(scenario)
+        if allow_extrapolation:
+            sc = sc.model_copy(update={"allow_extrapolation": True})
         if allocation:
             sc = sc.model_copy(update={"allocation": allocation})
             if allocation not in ("fixed", "optimize"):
@@ -168,7 +175,10 @@ def _render_plan(result) -> None:
     console.print("[bold]assumptions[/]")
     for a in result.assumptions:
         console.print(f"  • {a}")
-    console.print("[dim]* operating point outside the calibration envelope (an extrapolation)[/]")
+    console.print(
+        "[dim]* operating point beyond what measured data of its engine shows (an extrapolation; "
+        "used only with --allow-extrapolation)[/]"
+    )
 
 
 @app.command()
@@ -193,6 +203,11 @@ def cost(
     ),
     precision: str | None = typer.Option(None, "--precision"),
     pue: float | None = typer.Option(None, "--pue", min=1.0, max=3.0, help="Override the region's PUE."),
+    allow_extrapolation: bool = typer.Option(
+        False,
+        "--allow-extrapolation",
+        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -203,7 +218,18 @@ def cost(
     from tokenomy.econ.cost import cost_report
 
     try:
-        rep = cost_report(model, hardware, tok_s_per_user, isl, osl, region, basis, precision, pue)
+        rep = cost_report(
+            model,
+            hardware,
+            tok_s_per_user,
+            isl,
+            osl,
+            region,
+            basis,
+            precision,
+            pue,
+            allow_extrapolation=allow_extrapolation,
+        )
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
@@ -319,6 +345,11 @@ def capacity(
 
 @app.command()
 def claims(
+    allow_extrapolation: bool = typer.Option(
+        False,
+        "--allow-extrapolation",
+        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Audit every vendor/analyst claim in the catalog: the claim, our number, the ratio and a verdict.
@@ -328,7 +359,7 @@ def claims(
     """
     from tokenomy.econ.claims import audit_claims, checks_as_dicts
 
-    checks = audit_claims()
+    checks = audit_claims(allow_extrapolation=allow_extrapolation)
     if json_out:
         print_json(checks_as_dicts(checks))
         return

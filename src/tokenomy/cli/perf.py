@@ -17,14 +17,14 @@ from tokenomy.cli.base import (
     print_json,
 )
 
-POINTS_HELP = "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …)."
-POINTS_DEFAULT_HELP = POINTS_HELP + " Default: the 2,364 measured points shipped with tokenomy."
-
-
-def _packaged_points() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv"))
+POINTS_HELP = (
+    "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …); "
+    "disaggregated rows (mode=disagg, prefill_*/decode_* pools) and MTP rows (spec_method=mtp) as InferenceX's."
+)
+POINTS_DEFAULT_HELP = (
+    POINTS_HELP + " Repeat for several files. Default: the measured points shipped with tokenomy "
+    "(aiconfigurator's aggregated and disaggregated points, InferenceX's DeepSeek-R1 points)."
+)
 
 
 CALIBRATION_HELP = "Calibration JSON written by `tokenomy calibrate` (default: the packaged fit)."
@@ -35,6 +35,16 @@ def _load_points(path: Path):
 
     try:
         return read_points(path)
+    except PointsError as exc:
+        fail(str(exc))
+
+
+def _load_many(paths: list[Path]):
+    """Points of several files (default: the packaged ones) and a digest of their bytes."""
+    from tokenomy.points import PointsError, packaged_paths, read_many
+
+    try:
+        return read_many(paths or packaged_paths())
     except PointsError as exc:
         fail(str(exc))
 
@@ -64,8 +74,11 @@ def predict(
 ) -> None:
     """Predict TTFT, TPOT and throughput per GPU for every row of a points CSV.
 
-    A row the model cannot predict (unknown model or hardware, deployment that does not fit in memory) keeps
-    empty predictions and says why in `note`.
+    A row the model cannot predict (unknown model or hardware, a value it cannot read, a deployment that does
+    not fit in memory) keeps empty predictions, says why in `note`, and the file goes on; only a missing column
+    or an unreadable file stops it. Rows whose pool parallelism the file leaves incomplete are read as the
+    engines' recipes build them; the summary counts them and says how.
+    predicted_tput_per_gpu is (input + output) tok/s over every GPU serving (both pools when disaggregated).
     """
     from tokenomy.perf.predict import predict_points
     from tokenomy.points import write_points
@@ -95,12 +108,17 @@ def predict(
         "not_predicted": len(rows) - predicted,
         "out": str(out),
     }
+    assumed = [f"line {p.line}: {p.assumption}" for p in rows if p.assumption]
     if json_out:
         print_json(summary)
     else:
         console.print(f"predicted {predicted} of {len(rows)} rows → [bold]{out}[/]")
         if predicted < len(rows):
             console.print(f"[yellow]{len(rows) - predicted} rows not predicted; see the `note` column[/]")
+        if assumed:
+            console.print(
+                f"[yellow]{len(assumed)} rows with incomplete pool parallelism were read as[/] " + assumed[0]
+            )
 
 
 def _pct(x: float | None) -> str:
@@ -143,23 +161,51 @@ def _render_validation(rep, top: int = 12) -> None:
 
 @app.command()
 def validate(
-    points: Path | None = typer.Option(None, "--points", help=POINTS_DEFAULT_HELP),
+    points: list[Path] = typer.Option([], "--points", help=POINTS_DEFAULT_HELP),
     cv: str | None = typer.Option(
         None, "--cv", help="Leave one group out and refit: system, model or backend."
+    ),
+    frontier_check: bool = typer.Option(
+        False,
+        "--frontier",
+        help="Compare the frontier with the measured Pareto points of each (system, precision, ISL/OSL, "
+        "backend) group instead of point by point.",
     ),
     calibration: Path | None = typer.Option(None, "--calibration", help=CALIBRATION_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Error of the model on measured points: MdAPE and p90 of TTFT, TPOT and tput_per_gpu.
 
-    Throughput is derived from the measured medians by Little's law. `--cv system` refits without each
-    system in turn and reports the error on the system left out (how well new hardware is predicted).
+    Throughput is the file's measured tok/s/GPU where it has one, else Little's law on the measured medians.
+    `--cv system` refits without each system in turn and reports the error on the system left out (how well
+    new hardware is predicted). `--frontier` reads the frontier as the economics does: at each measured
+    Pareto point's interactivity, tokenomy's best tok/s/GPU over aggregated, disaggregated and MTP serving of
+    that backend, as a ratio ours / measured (median per system); with `--cv system` the fit leaves the system
+    out first.
     """
     from tokenomy import validation
 
-    rows, _ = _load_points(points or _packaged_points())
+    rows, _ = _load_many(points)
     if cv is not None and cv not in validation.CV_KEYS:
         fail(f"--cv must be one of {', '.join(validation.CV_KEYS)}, not '{cv}'")
+    if frontier_check:
+        if cv not in (None, "system"):
+            fail("--frontier takes --cv system only")
+        with console.status("frontiers at the measured Pareto points…") as status:
+            if cv:
+                train, _ = _load_many([])
+                rep = validation.frontier_cross_validate(
+                    train, rows, progress=lambda g: status.update(f"leave-one-system-out: {g}")
+                )
+            else:
+                rep = validation.frontier_accuracy(
+                    rows, _load_calibration(calibration), progress=lambda g: status.update(g)
+                )
+        if json_out:
+            print_json(rep.as_dict())
+        else:
+            _render_frontier_accuracy(rep)
+        return
     if cv:
         with console.status(f"leave-one-{cv}-out: refitting…") as status:
             rep = validation.cross_validate(
@@ -173,10 +219,31 @@ def validate(
         _render_validation(rep)
 
 
+def _render_frontier_accuracy(rep) -> None:
+    table = Table(
+        title=f"frontier vs measured Pareto points ({rep.mode}): ours / measured tok/s/GPU at the same tok/s/user"
+    )
+    for col in ("system", "Pareto points", "median", "p10", "p90", "not reached"):
+        table.add_column(col, justify="right")
+    for system, s in rep.median_by_system().items():
+        table.add_row(
+            system,
+            str(s["n"]),
+            "—" if s["median_ratio"] is None else f"{s['median_ratio']:.2f}",
+            "—" if s["p10_ratio"] is None else f"{s['p10_ratio']:.2f}",
+            "—" if s["p90_ratio"] is None else f"{s['p90_ratio']:.2f}",
+            str(s["unreached"]),
+        )
+    console.print(table)
+    console.print(
+        "[dim]not reached: measured points faster per user than any point of our frontier for that backend[/]"
+    )
+
+
 @app.command()
 def calibrate(
-    points: Path | None = typer.Option(
-        None, "--points", help=POINTS_DEFAULT_HELP + " Needs measured_ttft_ms / measured_tpot_ms."
+    points: list[Path] = typer.Option(
+        [], "--points", help=POINTS_DEFAULT_HELP + " Needs measured_ttft_ms / measured_tpot_ms."
     ),
     out: Path = typer.Option(
         Path("calibration.json"), "--out", help="Where to write the fitted calibration."
@@ -192,7 +259,6 @@ def calibrate(
     Use the result with `--calibration FILE` on predict, validate and frontier.
     """
     from tokenomy import validation
-    from tokenomy.points import file_sha256
 
     if from_db:
         from tokenomy.measure.to_points import points_from_db
@@ -201,11 +267,10 @@ def calibrate(
             rows, data_hash = points_from_db(from_db, db)
         except (KeyError, ValueError) as exc:
             fail(str(exc.args[0]))
-        points = Path(f"db:{from_db}")
+        data_name = f"db:{from_db}"
     else:
-        points = points or _packaged_points()
-        rows, _ = _load_points(points)
-        data_hash = file_sha256(points)
+        rows, data_hash = _load_many(points)
+        data_name = ", ".join(p.name for p in points) or "packaged points"
     with console.status("fitting…") as status:
         try:
             cal = validation.calibrate(
@@ -216,7 +281,7 @@ def calibrate(
     rep = validation.validate(rows, cal)
     cal.notes["in_sample"] = {m: s.as_dict() for m, s in rep.overall.items()}
     cal.notes["coverage"] = rep.coverage
-    cal.notes["data"] = points.name
+    cal.notes["data"] = data_name
     cal.save(out)
     if json_out:
         print_json({"out": str(out), **cal.to_json()})
@@ -226,6 +291,30 @@ def calibrate(
 
 
 # ---- frontier -------------------------------------------------------------------------------------------------
+def _measured_overlay(path: Path, model: str, hardware: str, precision: str, isl: int, osl: int) -> list:
+    """Measured points of a points file that match the frontier: (label, tok/s/user, tok/s/GPU)."""
+    from tokenomy.catalog import catalog
+
+    rows, _ = _load_points(path)
+    cat = catalog()
+    out = []
+    for p in rows:
+        if p.error or not p.measured_tpot_ms or not p.measured_tput_per_gpu or (p.isl, p.osl) != (isl, osl):
+            continue
+        try:
+            same = (
+                cat.model_variant(p.model_path)[0].id == model
+                and cat.accelerator(p.system).id == hardware
+                and (not p.precision or p.precision == precision)
+            )
+        except UnknownIdError:
+            continue
+        if same:
+            label = f"{p.backend} {p.mode}" + (" MTP" if p.spec_method == "mtp" else "")
+            out.append((label, 1000.0 / p.measured_tpot_ms, p.measured_tput_per_gpu))
+    return out
+
+
 @app.command("frontier")
 def frontier_cmd(
     model: str = typer.Option(
@@ -244,10 +333,20 @@ def frontier_cmd(
     ),
     isl: int = typer.Option(1024, "--isl", min=1, help="Input tokens per request."),
     osl: int = typer.Option(1024, "--osl", min=1, help="Output tokens per request."),
-    backend: str | None = typer.Option(
-        None,
+    backend: list[str] = typer.Option(
+        [],
         "--backend",
-        help="trtllm, vllm, sglang or llama.cpp (default: trtllm on NVIDIA, vllm elsewhere).",
+        help="trtllm, vllm, sglang or atom; repeat for several (default: every engine that runs on the hardware).",
+    ),
+    serving: str = typer.Option(
+        "all",
+        "--serving",
+        help="agg (one engine prefills and decodes), disagg (prefill/decode pools) or all.",
+    ),
+    mtp: str = typer.Option(
+        "auto",
+        "--mtp",
+        help="MTP speculative decoding: auto (with and without, where the model has MTP heads), on, off.",
     ),
     cost_basis: str = typer.Option(
         "neocloud", "--cost-basis", help="$/GPU-hour preset: hyperscaler, neocloud, rental."
@@ -258,69 +357,106 @@ def frontier_cmd(
     max_gpus: int | None = typer.Option(
         None, "--max-gpus", min=1, help="Largest engine (default: the scale-up domain)."
     ),
-    mtp_draft: int = typer.Option(
-        0, "--mtp-draft", min=0, max=8, help="Speculative (MTP) tokens drafted per step."
-    ),
-    mtp_acceptance: float = typer.Option(
-        0.0, "--mtp-acceptance", min=0.0, max=1.0, help="Acceptance rate per draft."
-    ),
-    disagg: bool = typer.Option(
-        False, "--disagg", help="Disaggregated prefill/decode (prefill GPUs counted)."
-    ),
     calibration: Path | None = typer.Option(None, "--calibration", help=CALIBRATION_HELP),
+    measured: Path | None = typer.Option(
+        None, "--measured", help="Points CSV (e.g. InferenceX's): overlay its matching measured points."
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of the frontier(s) here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """The Pareto frontier of throughput vs interactivity: per GPU, per MW of all-in power and per $.
 
-    Every feasible deployment (TP/PP, attention-DP, EP up to the scale-up domain) × 64 concurrencies is
-    evaluated; deployments whose weights + KV for C × (ISL + OSL) do not fit in memory are excluded.
+    As InferenceX draws it: the upper envelope over engines, aggregated and disaggregated serving (the
+    prefill:decode ratio chosen) and MTP on/off. Every feasible deployment (TP, attention-DP, EP up to the
+    scale-up domain) × 64 concurrencies is evaluated; deployments whose weights + KV for C × (ISL + OSL) do not
+    fit are excluded. Points marked * lie beyond what measured data of the engine on that hardware family
+    shows (running batch per rank, DP/EP width, engine size or concurrency): `plan`, `cost` and `claims` leave
+    them out unless `--allow-extrapolation`.
     """
     from dataclasses import asdict
 
-    from tokenomy.perf.frontier import CONCURRENCIES, frontier
-    from tokenomy.perf.serving import ServingOptions
+    from tokenomy.perf.frontier import CONCURRENCIES, MODES, best_frontier
 
-    options = ServingOptions(mtp_draft_tokens=mtp_draft, mtp_acceptance=mtp_acceptance, disaggregated=disagg)
+    modes = MODES if serving == "all" else (serving,)
+    if serving not in ("all", *MODES):
+        fail(f"--serving must be agg, disagg or all, not '{serving}'")
+    mtp_modes = {"auto": (False, True), "on": (True,), "off": (False,)}.get(mtp)
+    if mtp_modes is None:
+        fail(f"--mtp must be auto, on or off, not '{mtp}'")
     cal = _load_calibration(calibration)
     conc = CONCURRENCIES[max_concurrency >= CONCURRENCIES] if max_concurrency else None
-    results = []
+    results, overlays = [], []
     for hw in hardware:
         try:
-            results.append(
-                frontier(
-                    model,
-                    hw,
-                    precision,
-                    isl,
-                    osl,
-                    backend,
-                    cost_basis,
-                    max_gpus=max_gpus,
-                    calibration=cal,
-                    concurrencies=conc,
-                    options=options,
-                    kv_precision=kv_precision,
-                )
+            f = best_frontier(
+                model,
+                hw,
+                precision,
+                backends=tuple(b.lower() for b in backend) or None,
+                modes=modes,
+                mtp=mtp_modes,
+                isl=isl,
+                osl=osl,
+                cost_basis=cost_basis,
+                max_gpus=max_gpus,
+                calibration=cal,
+                concurrencies=conc,
+                kv_precision=kv_precision,
             )
         except (UnknownIdError, MissingFigureError, ValueError) as exc:
             fail(str(exc))
+        results.append(f)
+        overlays.append(
+            _measured_overlay(measured, f.model, f.hardware, f.precision, isl, osl) if measured else []
+        )
     if plot:
         from tokenomy.report.plots import plot_frontiers
 
-        plot_frontiers(results, plot)
+        plot_frontiers(results, plot, measured=[m for o in overlays for m in o])
     if json_out:
-        print_json([asdict(f) | {"plot": str(plot) if plot else None} for f in results])
+        print_json(
+            [
+                asdict(f)
+                | {"plot": str(plot) if plot else None}
+                | {"measured": [{"label": a, "tok_s_per_user": b, "tput_per_gpu": c} for a, b, c in o]}
+                for f, o in zip(results, overlays, strict=True)
+            ]
+        )
         return
-    for f in results:
+    for f, o in zip(results, overlays, strict=True):
         _render_frontier(f)
+        if measured:
+            _render_measured(f, o)
         if not f.points:
             console.print(
-                f"[red]no deployment of {f.model} fits on {f.hardware} within the GPU limit; "
-                "try --max-gpus or a lower precision[/]"
+                f"[red]{f.model} at ISL {isl} / OSL {osl} does not fit in memory on {f.hardware} with up to "
+                f"{max_gpus or 'the scale-up domain of'} GPUs; try a lower precision or a larger --max-gpus[/]"
             )
     if plot:
         console.print(f"plot → [bold]{plot}[/]")
+
+
+def _render_measured(f, measured: list) -> None:
+    """Measured points beside the frontier at their interactivity."""
+    if not measured:
+        console.print(
+            f"[dim]no measured point of {f.model} on {f.hardware} ({f.precision}) at this ISL/OSL[/]"
+        )
+        return
+    table = Table(title=f"measured points on {f.hardware} vs the frontier at their interactivity")
+    for col in ("measured", "tok/s/user", "tok/s/GPU", "frontier tok/s/GPU", "ours / measured"):
+        table.add_column(col, justify="right")
+    for label, user, tput in sorted(measured, key=lambda m: m[1]):
+        p = f.at_interactivity(user)
+        ours = p.tput_per_gpu if p else None
+        table.add_row(
+            label,
+            f"{user:.1f}",
+            f"{tput:,.0f}",
+            "—" if ours is None else f"{ours:,.0f}",
+            "—" if ours is None else f"{ours / tput:.2f}",
+        )
+    console.print(table)
 
 
 def _render_frontier(f, rows: int = 14) -> None:
@@ -336,6 +472,7 @@ def _render_frontier(f, rows: int = 14) -> None:
         "$/M tok",
         "TTFT ms",
         "TPOT ms",
+        "engine",
         "deployment",
         "GPUs",
         "conc",
@@ -353,8 +490,9 @@ def _render_frontier(f, rows: int = 14) -> None:
             "—" if p.usd_per_mtok is None else f"{p.usd_per_mtok:.3f}",
             f"{p.ttft_ms:,.0f}",
             f"{p.tpot_ms:.1f}",
+            p.backend,
             p.deployment + (" *" if p.extrapolated else ""),
-            str(p.gpus),
+            f"{p.gpus_serving:g}",
             str(p.concurrency),
         )
     console.print(table)

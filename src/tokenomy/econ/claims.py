@@ -6,7 +6,7 @@ prints it among the assumptions. Verdicts: within 1.5×, within 3×, or not supp
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -15,8 +15,7 @@ from tokenomy.catalog.schema import Claim, MissingFigureError
 from tokenomy.econ.factory import native_precision, plan
 from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
 from tokenomy.perf.calibration import load_calibration
-from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, frontier
-from tokenomy.perf.serving import ServingOptions
+from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, best_frontier
 
 DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
 DEFAULT_ISL, DEFAULT_OSL = 1024, 1024
@@ -52,9 +51,10 @@ def verdict(ratio: float | None) -> str:
 class _Ctx:
     """Caches frontiers and plans across claims."""
 
-    def __init__(self, cat: Catalog):
+    def __init__(self, cat: Catalog, allow_extrapolation: bool = False):
         self.cat = cat
         self.cal = load_calibration()
+        self.allow_extrapolation = allow_extrapolation
         self._frontiers: dict[tuple, Frontier] = {}
         self._plan = None
 
@@ -71,16 +71,36 @@ class _Ctx:
         prec = precision or native_precision(hardware, self.cat.model(model).default_precision, self.cat)
         key = (model, hardware, prec, isl, osl, disagg, sweep)
         if key not in self._frontiers:
-            opts = ServingOptions(disaggregated=True) if disagg else None
             # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework.
-            if sweep == "inferencex-v1":
-                self._frontiers[key] = best_framework_frontier(
+            if sweep == "agg-only":
+                f = best_frontier(
+                    model,
+                    hardware,
+                    prec,
+                    isl=isl,
+                    osl=osl,
+                    calibration=self.cal,
+                    cat=self.cat,
+                    modes=("agg",),
+                )
+            elif sweep == "inferencex-v1":
+                f = best_framework_frontier(
                     model, hardware, prec, isl=isl, osl=osl, calibration=self.cal, **INFERENCEX_V1
                 )
             else:
-                self._frontiers[key] = frontier(
-                    model, hardware, prec, isl, osl, calibration=self.cal, options=opts
+                f = best_frontier(
+                    model,
+                    hardware,
+                    prec,
+                    isl=isl,
+                    osl=osl,
+                    calibration=self.cal,
+                    cat=self.cat,
+                    modes=("disagg",) if disagg else ("agg", "disagg"),
                 )
+            if not self.allow_extrapolation:
+                f = replace(f, points=f.measured_backed())
+            self._frontiers[key] = f
         return self._frontiers[key]
 
     def plan(self):
@@ -111,12 +131,8 @@ def _metric_at(
             tok_s_per_user = DEFAULT_TOK_S_PER_USER
             assumptions.append(f"interactivity not stated: {tok_s_per_user:g} tok/s/user assumed")
         else:
-            inside = [p for p in f.points if not p.extrapolated] or f.points
-            assumptions.append(
-                "interactivity not stated: maximum-volume point of the frontier"
-                + (" within the calibration envelope" if len(inside) < len(f.points) else "")
-            )
-            values = [getattr(p, attr) for p in inside if getattr(p, attr) is not None]
+            assumptions.append("interactivity not stated: maximum-volume point of the frontier")
+            values = [getattr(p, attr) for p in f.points if getattr(p, attr) is not None]
             return max(values) if values else None
     value = f.interpolate(tok_s_per_user, attr)
     if value is None:
@@ -146,6 +162,8 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
             a.append("Groq LPX part not modeled (no power figure in the catalog): Rubin alone")
         f = ctx.frontier(model, hw, c.precision, isl, osl, sweep=c.sweep)
         a.append(f"{f.hardware} {f.precision} ({f.backend})")
+        if ctx.allow_extrapolation and any(p.extrapolated for p in f.points):
+            a.append("extrapolation allowed: frontier points beyond measured data may set this figure")
         if c.sweep == "inferencex-v1":
             a.append("like-for-like sweep of InferenceX v1: TP 1-8, concurrency 4-64, best framework")
         metric = "tok_s_per_mw" if claim.metric == "tok_s_per_gw" else claim.metric
@@ -153,6 +171,8 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
         if claim.kind == "ratio" and ours is not None and not c.baseline:
             # Dynamo's claims: disaggregated serving against aggregated on the same hardware.
             fd = ctx.frontier(model, hw, c.precision, isl, osl, disagg=True)
+            f = ctx.frontier(model, hw, c.precision, isl, osl, sweep="agg-only")
+            ours = _metric_at(f, metric, c.tok_s_per_user, [])
             a.append("baseline not stated: disaggregated vs aggregated serving on the same hardware")
             dis = _metric_at(fd, metric, c.tok_s_per_user, [])
             ours = dis / ours if dis else None
@@ -247,10 +267,11 @@ def _answer_flops(arch, isl: int, osl: int) -> float:
     return float(np.sum(per_token + attention))
 
 
-def audit_claims(cat: Catalog | None = None) -> list[ClaimCheck]:
-    """Every claim in the catalog, recomputed; a claim that cannot be computed says why."""
+def audit_claims(cat: Catalog | None = None, allow_extrapolation: bool = False) -> list[ClaimCheck]:
+    """Every claim in the catalog, recomputed on measured-backed frontier points (all points with
+    ``allow_extrapolation``); a claim that cannot be computed says why."""
     cat = cat or catalog()
-    ctx = _Ctx(cat)
+    ctx = _Ctx(cat, allow_extrapolation)
     out = []
     for claim in cat.claims.values():
         try:

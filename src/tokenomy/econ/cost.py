@@ -10,7 +10,7 @@ from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH, ecologits_wh_per_output_to
 from tokenomy.econ.factory import native_precision
 from tokenomy.econ.tco import Ownership, gpu_hour_cost, usd_per_mtok
 from tokenomy.perf.calibration import load_calibration
-from tokenomy.perf.frontier import frontier
+from tokenomy.perf.frontier import best_frontier
 
 DEFAULT_REGIONS = ("us", "us-ft", "china-west", "germany", "nordics")
 DEFAULT_BASES = ("owned", "neocloud")
@@ -72,7 +72,10 @@ def cost_report(
     pue: float | None = None,
     ownership: Ownership | None = None,
     cat: Catalog | None = None,
+    allow_extrapolation: bool = False,
 ) -> CostReport:
+    """$/M tokens, energy and carbon per hardware × region × cost basis at the best frontier point that reaches
+    ``tok_s_per_user`` (measured-backed points only unless ``allow_extrapolation``)."""
     cat = cat or catalog()
     m = cat.model(model)
     cal = load_calibration()
@@ -80,12 +83,26 @@ def cost_report(
     for hw in hardware:
         acc = cat.accelerator(hw)
         prec = precision or native_precision(hw, m.default_precision, cat)
-        f = frontier(m.id, acc.id, prec, isl, osl, calibration=cal)
-        p = f.at_interactivity(tok_s_per_user)
+        f = best_frontier(m.id, acc.id, prec, isl=isl, osl=osl, calibration=cal, cat=cat)
+        p = f.at_interactivity(tok_s_per_user, allow_extrapolation=allow_extrapolation)
         if p is None:
+            if not f.points:
+                notes.append(
+                    f"{hw}: {m.id} at ISL {isl} / OSL {osl} does not fit in memory on any deployment"
+                )
+                continue
             best = max((q.tok_s_per_user for q in f.points), default=0)
-            notes.append(f"{hw}: cannot reach {tok_s_per_user:g} tok/s/user (best {best:.0f})")
+            backed = max((q.tok_s_per_user for q in f.measured_backed()), default=0)
+            if best >= tok_s_per_user:
+                notes.append(
+                    f"{hw}: only extrapolated points reach {tok_s_per_user:g} tok/s/user (measured-backed up to "
+                    f"{backed:.0f}); --allow-extrapolation to use them"
+                )
+            else:
+                notes.append(f"{hw}: cannot reach {tok_s_per_user:g} tok/s/user (best {best:.0f})")
             continue
+        if p.extrapolated:
+            notes.append(f"{hw}: operating point is an extrapolation ({p.extrapolation})")
         points.append(
             HardwarePoint(
                 hw,

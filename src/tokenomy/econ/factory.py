@@ -18,7 +18,7 @@ from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.scenario import Generation, Scenario, TierSpec
 from tokenomy.econ.tco import HOURS_PER_YEAR, gpu_hour_cost
 from tokenomy.perf.calibration import load_calibration
-from tokenomy.perf.frontier import Frontier, frontier
+from tokenomy.perf.frontier import Frontier, best_frontier
 
 SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
 
@@ -178,7 +178,17 @@ class Plan:
 def _frontier_cached(
     model: str, hw: str, precision: str, isl: int, osl: int, backend: str | None
 ) -> Frontier:
-    return frontier(model, hw, precision, isl, osl, backend, calibration=load_calibration())
+    """The frontier a tier reads: the best over backends (or the generation's backend), aggregated and
+    disaggregated serving, with and without MTP."""
+    return best_frontier(
+        model,
+        hw,
+        precision,
+        backends=(backend,) if backend else None,
+        isl=isl,
+        osl=osl,
+        calibration=load_calibration(),
+    )
 
 
 @dataclass
@@ -218,14 +228,19 @@ def _unit(
         reason="",
     )
     f = _frontier_cached(model.id, acc.id, precision, tier.isl, tier.osl, gen.backend)
-    point = f.at_interactivity(tier.min_tok_s_per_user)
+    point = f.at_interactivity(tier.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
     if point is None:
         best = max((p.tok_s_per_user for p in f.points), default=0.0)
-        out.reason = (
-            f"unreachable: best {best:.0f} tok/s/user < floor {tier.min_tok_s_per_user:g}"
-            if f.points
-            else "no deployment fits in memory"
-        )
+        backed = max((p.tok_s_per_user for p in f.measured_backed()), default=0.0)
+        if not f.points:
+            out.reason = "no deployment fits in memory"
+        elif best >= tier.min_tok_s_per_user:
+            out.reason = (
+                f"only extrapolated points reach the floor (measured-backed up to {backed:.0f} tok/s/user); "
+                "allow_extrapolation to use them"
+            )
+        else:
+            out.reason = f"unreachable: best {best:.0f} tok/s/user < floor {tier.min_tok_s_per_user:g}"
         return out, None
     region = cat.region(scenario.region)
     cost = gpu_hour_cost(hw_query, scenario.cost_basis, region, scenario.pue, scenario.ownership, cat)
@@ -408,4 +423,19 @@ def plan(scenario: Scenario, cat: Catalog | None = None) -> Plan:
     assumptions.append(
         "Vera Rubin power and price are derived [U]: TDP-scaled all-in kW, $40B/GW capex fallback"
     )
+    used = [f"{g.name} {t.name}" for g in gens for t in g.tiers if t.reachable and t.extrapolated]
+    if scenario.allow_extrapolation:
+        assumptions.append(
+            "extrapolation allowed: "
+            + (
+                f"{len(used)} operating point(s) lie beyond measured data ({', '.join(used)})"
+                if used
+                else "none used"
+            )
+        )
+    else:
+        assumptions.append(
+            "operating points are measured-backed: frontier points beyond what measured data of the engine and "
+            "hardware family shows are left out (allow_extrapolation to use them)"
+        )
     return Plan(scenario=scenario.model_dump(), generations=gens, ratios=ratios, assumptions=assumptions)

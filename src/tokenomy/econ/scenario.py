@@ -69,6 +69,9 @@ class Scenario(BaseModel):
     cost_basis: Literal["owned", "hyperscaler", "neocloud", "rental"] = "owned"
     ownership: Ownership = Field(default_factory=Ownership)
     allocation: Literal["fixed", "optimize"] = "fixed"
+    allow_extrapolation: bool = Field(
+        False, description="let tiers use frontier points beyond what measured data of the engine shows"
+    )
     generations: list[Generation] = Field(min_length=1, max_length=8)
     tiers: list[TierSpec] = Field(min_length=1, max_length=12)
 

@@ -112,3 +112,71 @@ def region_cost_svg(rows: Sequence[dict]) -> str:
     ax.set_title("cost per million tokens by region")
     ax.legend(fontsize=8)
     return _svg(fig)
+
+
+def keynote_svg(k) -> str:
+    """tok/s per MW against tok/s/user for every generation on one plot (the GTC keynote's chart): tiers as
+    bands from their floor, each tier's operating point marked, measured points as crosses."""
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    floors = [t["floor"] for t in k.tiers]
+    xmax = max([p["tok_s_per_user"] for s in k.series for p in s.frontier] + floors + [10.0]) * 1.3
+    for i, t in enumerate(k.tiers):
+        right = floors[i + 1] if i + 1 < len(floors) else xmax
+        ax.axvspan(t["floor"], right, color=f"C{i}", alpha=0.07)
+        ax.text(
+            t["floor"] * 1.03,
+            0.98,
+            f"{t['name']} ≥{t['floor']:g}\n${t['price']:g}/M",
+            transform=ax.get_xaxis_transform(),
+            va="top",
+            fontsize=8,
+        )
+    for j, s in enumerate(k.series):
+        if not s.frontier:
+            continue
+        color = f"C{j}"
+        xs = [p["tok_s_per_user"] for p in s.frontier]
+        ys = [p["tok_s_per_mw"] / 1e6 for p in s.frontier]
+        ax.plot(xs, ys, color=color, linewidth=1.5, label=f"{s.generation} ({s.hardware})")
+        for extra in (False, True):
+            sel = [(x, y) for x, y, p in zip(xs, ys, s.frontier, strict=True) if p["extrapolated"] == extra]
+            if sel:
+                ax.scatter(*zip(*sel, strict=True), s=10, color=color, facecolors="none" if extra else color)
+        for op in s.operating:
+            ax.scatter(
+                op["tok_s_per_user"],
+                op["tok_s_per_mw"] / 1e6,
+                marker="D",
+                s=46,
+                color=color,
+                edgecolors="black",
+                zorder=4,
+            )
+            ax.annotate(
+                op["tier"],
+                (op["tok_s_per_user"], op["tok_s_per_mw"] / 1e6),
+                fontsize=7,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+        if s.measured:
+            ax.scatter(
+                [m["tok_s_per_user"] for m in s.measured],
+                [m["tok_s_per_mw"] / 1e6 for m in s.measured],
+                marker="x",
+                s=22,
+                color=color,
+                alpha=0.8,
+                label=f"measured {s.hardware} (InferenceX)",
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(right=xmax)
+    ax.set_xlabel("interactivity (tok/s/user)")
+    ax.set_ylabel("tok/s per MW of all-in power (millions)")
+    ax.set_title(
+        f"{k.model}, ISL {k.isl} / OSL {k.osl}: tokens per MW by generation (◆ tier operating points; hollow: extrapolated)"
+    )
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc="lower left")
+    return _svg(fig)

@@ -11,10 +11,10 @@ import jinja2
 from tokenomy.catalog import catalog
 from tokenomy.econ.claims import audit_claims, checks_as_dicts
 from tokenomy.econ.cost import cost_report
-from tokenomy.econ.factory import Plan, native_precision, plan
+from tokenomy.econ.factory import Plan, _frontier_cached, native_precision, plan
 from tokenomy.econ.scenario import Scenario, default_scenario
-from tokenomy.perf.frontier import frontier
 from tokenomy.report import figures
+from tokenomy.report.keynote import keynote
 from tokenomy.units import money
 
 _ENV = jinja2.Environment(
@@ -30,9 +30,7 @@ def _money(x: float | None) -> str:
 def render_report(scenario: Scenario | None = None, result: Plan | None = None) -> str:
     """Plan (unless given), frontiers of each generation for the scenario's busiest paid tier, costs by
     region, the claims audit and the model's accuracy, as one HTML page."""
-    from importlib import resources
-
-    from tokenomy.points import read_points
+    from tokenomy.points import packaged_paths, read_many
     from tokenomy.validation import validate
 
     sc = scenario or default_scenario()
@@ -45,7 +43,14 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
     for tier in {(t.model, t.isl, t.osl) for t in (focus, result.generations[0].tiers[0])}:
         model, isl, osl = tier
         fs = [
-            frontier(model, hw, native_precision(hw, cat.model(model).default_precision, cat), isl, osl)
+            _frontier_cached(
+                model,
+                cat.accelerator(hw).id,
+                native_precision(hw, cat.model(model).default_precision, cat),
+                isl,
+                osl,
+                None,
+            )
             for hw in systems
         ]
         frontier_svgs.append(figures.frontier_svg(fs, f"{model}, ISL {isl} / OSL {osl}"))
@@ -54,8 +59,9 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
         focus.model, systems, focus.min_tok_s_per_user, focus.isl, focus.osl, regions, ["owned"]
     )
     cost_dict = cost.as_dict()
-    points, _ = read_points(Path(str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv")))
+    points, _ = read_many(packaged_paths())
     accuracy = validate(points)
+    chart = keynote(result, cat)
     try:
         version = metadata.version("tokenomy")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -67,6 +73,8 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
         allocation_svg=figures.allocation_svg(result),
         money_svg=figures.money_svg(result),
         frontier_svgs=frontier_svgs,
+        keynote_svg=figures.keynote_svg(chart),
+        keynote=chart,
         region_svg=figures.region_cost_svg(cost_dict["rows"]),
         cost=cost_dict,
         claims=checks_as_dicts(audit_claims(cat)),

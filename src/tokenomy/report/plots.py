@@ -13,8 +13,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tokenomy.perf.frontier import Frontier  # noqa: E402
 
 
-def plot_frontiers(frontiers: Sequence[Frontier], path: str | Path, title: str | None = None) -> Path:
-    """Three panels against tok/s/user: tput per GPU, tok/s per MW (all-in), and $ per M tokens."""
+def plot_frontiers(
+    frontiers: Sequence[Frontier],
+    path: str | Path,
+    title: str | None = None,
+    measured: Sequence[tuple[str, float, float]] = (),
+) -> Path:
+    """Three panels against tok/s/user: tput per GPU, tok/s per MW (all-in), and $ per M tokens.
+
+    Extrapolated points are hollow; ``measured`` (label, tok/s/user, tok/s/GPU) are overlaid on the first panel.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
@@ -30,7 +38,23 @@ def plot_frontiers(frontiers: Sequence[Frontier], path: str | Path, title: str |
                 continue
             xs = [p.tok_s_per_user for p in pts]
             ys = [getattr(p, attr) for p in pts]
-            ax.plot(xs, ys, marker="o", markersize=3, label=f"{f.hardware} {f.precision} ({f.backend})")
+            (line,) = ax.plot(xs, ys, linewidth=1.2, label=f"{f.hardware} {f.precision} ({f.backend})"[:80])
+            for extra in (False, True):
+                sel = [(x, y) for x, y, p in zip(xs, ys, pts, strict=True) if p.extrapolated == extra]
+                if sel:
+                    ax.scatter(
+                        *zip(*sel, strict=True),
+                        s=14,
+                        color=line.get_color(),
+                        facecolors="none" if extra else line.get_color(),
+                        zorder=3,
+                    )
+        if attr == "tput_per_gpu" and measured:
+            for label in sorted({m[0] for m in measured}):
+                sel = [(x, y) for lab, x, y in measured if lab == label]
+                ax.scatter(
+                    *zip(*sel, strict=True), marker="x", s=28, zorder=4, label=f"measured: {label}"[:60]
+                )
         ax.set_xlabel("interactivity (tok/s/user)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
@@ -38,7 +62,10 @@ def plot_frontiers(frontiers: Sequence[Frontier], path: str | Path, title: str |
             ax.set_yscale("log")
         ax.legend(fontsize=8)
     f0 = frontiers[0]
-    fig.suptitle(title or f"{f0.model}, ISL {f0.isl} / OSL {f0.osl}: throughput vs interactivity frontier")
+    fig.suptitle(
+        title
+        or f"{f0.model}, ISL {f0.isl} / OSL {f0.osl}: throughput vs interactivity frontier (hollow: extrapolated)"
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

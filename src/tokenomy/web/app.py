@@ -120,6 +120,20 @@ def api_plan(scenario: Scenario | None = None) -> Any:
         raise _unprocessable("body.tiers", exc) from None
 
 
+@app.post("/api/keynote")
+def api_keynote(scenario: Scenario | None = None) -> Any:
+    """The keynote chart's data for a scenario: tok/s per MW against tok/s/user per generation, the tiers as
+    bands, each tier's operating point and the measured points where they exist."""
+    from tokenomy.report.keynote import keynote
+
+    sc = scenario or default_scenario()
+    _check_ids(sc)
+    try:
+        return _clean(keynote(plan(sc)).as_dict())
+    except (UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
+        raise _unprocessable("body.tiers", exc) from None
+
+
 @app.get("/api/cost")
 def api_cost(
     model: str = Query("deepseek-r1", max_length=100),

@@ -1,0 +1,157 @@
+"""The frontier against measured ones: disaggregated and MTP serving, engine limits, measured-backed points, and
+the comparison with InferenceX's measured Pareto points."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tokenomy.catalog import catalog
+from tokenomy.cli import app
+from tokenomy.econ.factory import plan
+from tokenomy.econ.scenario import Generation, HardwareShare, Scenario, TierSpec
+from tokenomy.perf.frontier import best_frontier, frontier
+from tokenomy.points import packaged_paths, read_points
+from tokenomy.validation import frontier_accuracy, measured_pareto
+
+runner = CliRunner()
+INFERENCEX = next(p for p in packaged_paths() if p.name == "inferencex_dsr1.csv")
+
+
+@pytest.fixture(scope="module")
+def inferencex():
+    return read_points(INFERENCEX)[0]
+
+
+def test_engine_limits_are_sourced_catalog_figures():
+    cat = catalog()
+    for engine_id in ("trtllm", "sglang", "vllm", "atom"):
+        eng = cat.engine(engine_id)
+        for name in ("max_running_per_rank", "max_concurrency", "mtp_draft_tokens"):
+            fig = eng.figures[name]
+            assert fig.value > 0 and fig.url and fig.as_of and fig.confidence in "OSWU"
+    assert cat.engine("dynamo-trt").id == "trtllm" and cat.engine("mori-sglang").id == "sglang"
+
+
+def test_every_inferencex_row_is_read(inferencex):
+    """Aggregated, disaggregated (pools, some with unrecorded parallelism) and MTP rows all parse."""
+    assert len(inferencex) == 1593
+    assert not [p.error for p in inferencex if p.error]
+    modes = {(p.mode, p.spec_method) for p in inferencex}
+    assert modes == {("agg", "none"), ("agg", "mtp"), ("disagg", "none"), ("disagg", "mtp")}
+    for p in inferencex:
+        assert p.gpus == int(p.raw["num_gpus"]), p.line  # every GPU serving is counted
+        assert p.length_scale == pytest.approx(0.9)  # random lengths in [0.8, 1.0] × nominal
+
+
+def test_best_frontier_is_the_envelope_over_backends_serving_and_mtp():
+    best = best_frontier("deepseek-r1", "b200_sxm", "fp4", isl=1024, osl=1024)
+    assert {p.mode for p in best.points} <= {"agg", "disagg"}
+    for backend in ("trtllm", "sglang"):
+        for mode in ("agg", "disagg"):
+            for mtp in (False, True):
+                one = frontier("deepseek-r1", "b200_sxm", "fp4", backend=backend, mode=mode, mtp=mtp)
+                for p in one.points:
+                    assert any(
+                        q.tok_s_per_user >= p.tok_s_per_user * 0.999
+                        and q.tput_per_gpu >= p.tput_per_gpu * 0.999
+                        for q in best.points
+                    )
+
+
+def test_measured_backed_points_stay_within_the_engine_limits():
+    cat = catalog()
+    f = best_frontier("deepseek-r1", "h200_sxm", "fp8", isl=1024, osl=1024)
+    assert f.points
+    for p in f.measured_backed():
+        limit = cat.engine(p.backend).value("max_concurrency")
+        assert p.concurrency * (1 + p.prefill_gpus / p.gpus) <= limit
+    assert all(p.extrapolation for p in f.points if p.extrapolated)
+
+
+def _small_scenario(allow: bool) -> Scenario:
+    return Scenario(
+        power_mw=100,
+        generations=[Generation(name="Hopper", hardware=[HardwareShare(system="hgx_h200")])],
+        tiers=[TierSpec(tier="free", share=0.5), TierSpec(tier="medium", share=0.5)],
+        allow_extrapolation=allow,
+    )
+
+
+def test_plan_reads_no_point_past_the_measured_data_unless_asked():
+    strict = plan(_small_scenario(False))
+    for t in strict.generations[0].tiers:
+        assert not (t.reachable and t.extrapolated), t
+    assert any("measured-backed" in a for a in strict.assumptions)
+    loose = plan(_small_scenario(True))
+    assert any(a.startswith("extrapolation allowed") for a in loose.assumptions)
+    for a, b in zip(strict.generations[0].tiers, loose.generations[0].tiers, strict=True):
+        if a.reachable and b.reachable:
+            assert b.tput_per_gpu >= a.tput_per_gpu * 0.999  # more points to choose from never hurts
+
+
+def test_measured_pareto_points_are_not_dominated(inferencex):
+    for idx in measured_pareto(inferencex):
+        for i in idx:
+            p = inferencex[i]
+            for j in idx:
+                q = inferencex[j]
+                assert not (
+                    q.measured_tpot_ms < p.measured_tpot_ms
+                    and q.measured_tput_per_gpu > p.measured_tput_per_gpu
+                )
+
+
+def test_validate_frontier_reports_a_ratio_per_pareto_point(tmp_path, inferencex):
+    rows = [
+        p
+        for p in inferencex
+        if p.system == "h200_sxm" and p.isl == 1024 and p.osl == 1024 and p.backend == "sglang"
+    ]
+    src = tmp_path / "h200.csv"
+    with src.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0].raw))
+        writer.writeheader()
+        writer.writerows(p.raw for p in rows)
+    result = runner.invoke(app, ["validate", "--frontier", "--points", str(src), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data["by_system"]) == {"h200_sxm"}
+    ratios = [p["ratio"] for p in data["points"] if p["ratio"] is not None]
+    assert ratios and all(r > 0 for r in ratios)
+    assert data["by_system"]["h200_sxm"]["median_ratio"] == pytest.approx(float(np.median(ratios)))
+
+
+def test_frontier_overlays_measured_points(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "frontier",
+            "-m",
+            "deepseek-r1",
+            "-H",
+            "h200",
+            "--precision",
+            "fp8",
+            "--backend",
+            "sglang",
+            "--measured",
+            str(INFERENCEX),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)[0]
+    assert data["measured"] and all(m["tput_per_gpu"] > 0 for m in data["measured"])
+    assert {p["mode"] for p in data["points"]} <= {"agg", "disagg"}
+
+
+def test_frontier_accuracy_in_sample_stays_near_the_measurement(inferencex):
+    """The economics reads the frontier: at InferenceX's measured Pareto points, ours / measured per system."""
+    rep = frontier_accuracy([p for p in inferencex if p.system in ("h200_sxm", "mi355x")])
+    for system, s in rep.median_by_system().items():
+        assert s["median_ratio"] is not None and 0.6 <= s["median_ratio"] <= 1.6, (system, s)
