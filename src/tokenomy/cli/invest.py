@@ -209,7 +209,7 @@ def supply(
         console.print(
             f"[bold]{money(r.capex_usd)}[/] at {money(r.usd_per_gw)}/GW ({r.usd_per_gw_source}) → "
             f"[bold]{r.gw:,.1f} GW[/] of {r.hardware}: {count(r.gpus)} GPUs, {count(r.tokens_per_day)} tokens/day "
-            f"({count(r.output_tokens_per_day)} output), {money(r.revenue_usd_per_year)} a year at the default tiers; "
+            f"({count(r.output_tokens_per_day)} output), {money(r.revenue_usd_per_year)} a year at Free/Medium/High (a third each); "
             f"hardware alone is {money(r.hardware_capex_usd_per_gw)}/GW ({r.capex_source})",
             soft_wrap=True,
         )

@@ -250,11 +250,14 @@ def capex_to_tokens(
     sc: Scenario | None = None,
     cat: Catalog | None = None,
 ) -> CapexReverse:
-    """$X of capex at $Y per GW → GW, GPUs, tokens/day and revenue a year at the scenario's tiers."""
+    """$X of capex at $Y per GW → GW, GPUs, tokens/day and revenue a year (default: the default scenario's
+    region and PUE, a third of power each to Free, Medium and High)."""
     if capex_usd <= 0 or (usd_per_gw is not None and usd_per_gw <= 0):
         raise ValueError("capex and $ per GW must be positive")
     cat = cat or catalog()
-    sc = sc or default_scenario()
+    if sc is None:
+        base = default_scenario()
+        sc = supply_scenario(base.pue, base.region, base)
     hw = cat.system(hardware).id
     u = per_gw([hw], sc, cat)[hw]
     src = "given"
