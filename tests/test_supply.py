@@ -52,7 +52,7 @@ def test_supply_path_with_zero_gw_is_flat_and_hardware_keeps_its_vintage():
 
 
 def test_demand_path_interpolates_and_extrapolates_log_linearly():
-    dates = [dt.date(2025, 7, 1), dt.date(2026, 7, 1)]
+    dates = [dt.date(2025, 12, 31), dt.date(2026, 12, 31)]
     values, growth = demand_by_year(dates, [10.0, 20.0], np.array([2025, 2026, 2027, 2028]))
     assert growth == pytest.approx(1.0, rel=1e-2)  # doubling a year (365 vs 365.25 days)
     assert values == pytest.approx([10, 20, 40, 80], rel=2e-3)

@@ -119,6 +119,28 @@ class InvestSpec(BaseModel):
     def _quarter(cls, v: Any) -> str:
         return quarter_label(parse_quarter(v))
 
+    @field_validator("price_paths", "demand_paths")
+    @classmethod
+    def _paths(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for tier, values in v.items():
+            if not values or min(values) < 0:
+                raise ValueError(f"{tier}: a path needs at least one value, none negative")
+        return v
+
+    @field_validator("power_price_path")
+    @classmethod
+    def _power_path(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or min(v) <= 0):
+            raise ValueError("a power price path needs at least one price, all positive ($/kWh)")
+        return v
+
+    @field_validator("demand_tokens_per_day")
+    @classmethod
+    def _demand(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(x < 0 for x in v.values()):
+            raise ValueError("demand must not be negative")
+        return v
+
     @field_validator("price_decline_per_year", "demand_growth_per_year")
     @classmethod
     def _rates(cls, v: float | dict[str, float]) -> float | dict[str, float]:

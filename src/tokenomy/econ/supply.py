@@ -36,13 +36,13 @@ def supply_tokens_per_day(
 def demand_by_year(
     dates: list[dt.date], tokens_per_day: list[float], years: np.ndarray, growth: float | None = None
 ) -> tuple[np.ndarray, float]:
-    """Tokens/day at mid-year: log-linear between the points; beyond them at ``growth`` per year (default:
-    the growth from the first to the last point). → (values, growth used)."""
+    """Tokens/day at the end of each year: log-linear between the points; beyond them at ``growth`` per year
+    (default: the growth from the first to the last point). → (values, growth used)."""
     t = np.array([d.toordinal() / 365.25 for d in dates])
     v = np.log(np.asarray(tokens_per_day, dtype=float))
     if growth is None:
         growth = float(np.exp((v[-1] - v[0]) / (t[-1] - t[0])) - 1.0) if len(t) > 1 else 0.0
-    mid = np.array([dt.date(int(y), 7, 1).toordinal() / 365.25 for y in years])
+    mid = np.array([dt.date(int(y), 12, 31).toordinal() / 365.25 for y in years])
     rate = np.log1p(growth)
     inside = np.interp(mid, t, v)
     out = np.where(mid > t[-1], v[-1] + rate * (mid - t[-1]), np.where(mid < t[0], v[0] - rate * (t[0] - mid), inside))
@@ -236,7 +236,8 @@ def supply(
         f"AI capacity counted from {years[0]} (none before) [U]; each year's AI GW keeps its hardware (no refresh)",
         "hardware of each year's new AI capacity: the nation's `hardware` map in the catalog [U]; "
         "a third of power each to Free, Medium and High at their floors (`tokenomy plan` figures)",
-        "tokens are input + output, as the public demand figures count them; utilization from the default scenario",
+        "tokens are input + output, as the public demand figures count them; utilization from the default scenario; "
+        "supply and demand compared at the end of each year",
         "demand beyond the published points grows at the rate from the first to the last point"
         + (f" (here {demand_growth:.0%} a year, given)" if demand_growth is not None else ""),
     ]

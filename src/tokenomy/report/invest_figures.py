@@ -54,18 +54,19 @@ def npv_figure(rep: InvestReport):
 def supply_figure(rep: SupplyReport):
     """Tokens/day power can supply per nation vs demand paths (log scale), binding years marked."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    years = rep.years
+    ends = [y + 1 for y in rep.years]  # values are at the end of each year
     for i, n in enumerate(rep.nations):
-        ax.plot(years, n.tokens_per_day, color=f"C{i}", lw=2, label=f"{n.name}: supply from new AI power")
+        ax.plot(ends, n.tokens_per_day, color=f"C{i}", lw=2, marker="o", ms=3,
+                label=f"{n.name}: supply from new AI power")
     for j, d in enumerate(rep.demand):
-        ax.plot(years, d.tokens_per_day, color=f"C{j + len(rep.nations)}", ls="--",
+        ax.plot(ends, d.tokens_per_day, color=f"C{j + len(rep.nations)}", ls="--",
                 label=f"{d.name} demand (+{d.growth_per_year:.0%}/yr beyond the data)")
         pts = [p for p in d.points]
         ax.scatter([int(p.as_of[:4]) + (int(p.as_of[5:7]) - 0.5) / 12 for p in pts], [p.value for p in pts],
                    color=f"C{j + len(rep.nations)}", s=14, zorder=3)
     ax.set_yscale("log")
     ax.set_ylabel("tokens per day (input + output)")
-    ax.set_xlabel("year")
+    ax.set_xlabel("date (lines: end of each year; dots: published figures)")
     ax.set_title("what new power can supply vs public demand paths")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
