@@ -46,11 +46,20 @@ def main() -> None:
     sc = default_scenario()
     phases = schedule()
     spec = InvestSpec(
-        start="2026Q1", years=10, price_decline_per_year=0.2, demand_tokens_per_day={"high": 5e12},
-        demand_growth_per_year=0.4, power_price_change_per_year=0.02,
+        start="2026Q1",
+        years=10,
+        price_decline_per_year=0.2,
+        demand_tokens_per_day={"high": 5e12},
+        demand_growth_per_year=0.4,
+        power_price_change_per_year=0.02,
         refresh={"after_years": 4, "when_newer_earns_more": True},
-        schedules=[{"name": "quarterly, 4 generations", "phases": phases},
-                   {"name": "all at the start", "phases": [{"start": "2026Q1", "mw": 1000, "generation": "blackwell_ultra"}]}],
+        schedules=[
+            {"name": "quarterly, 4 generations", "phases": phases},
+            {
+                "name": "all at the start",
+                "phases": [{"start": "2026Q1", "mw": 1000, "generation": "blackwell_ultra"}],
+            },
+        ],
     )
     names = [g for g, _ in GENERATIONS]
     t0 = time.perf_counter()
@@ -59,13 +68,19 @@ def main() -> None:
     t_eval, r = timed(lambda: evaluate(spec, spec.schedules[0], units), 50)
     t_warm, rep = timed(lambda: invest(sc, spec), 5)
     ok = t_eval < 1.0 and t_warm < 1.0
-    print(f"schedule: {len(phases)} quarterly phases over 10 years, {len(units.names)} generations, "
-          f"{len(r.events)} refreshes, {len(units.tiers)} tiers")
+    print(
+        f"schedule: {len(phases)} quarterly phases over 10 years, {len(units.names)} generations, "
+        f"{len(r.events)} refreshes, {len(units.tiers)} tiers"
+    )
     print(f"cold start (plan's frontiers for 4 generations, once per process): {cold:.2f} s")
     print(f"cash flow of the schedule (evaluate, median of 50): {t_eval * 1e3:.2f} ms")
-    print(f"whole invest call, frontiers cached (plan + 2 schedules + break-even search): {t_warm * 1e3:.0f} ms")
-    print(f"target < 1 s: {'ok' if ok else 'MISSED'}; NPV {r.npv_usd / 1e9:,.1f} B$, "
-          f"break-even decline {rep.comparisons[0].breakeven_price_decline}")
+    print(
+        f"whole invest call, frontiers cached (plan + 2 schedules + break-even search): {t_warm * 1e3:.0f} ms"
+    )
+    print(
+        f"target < 1 s: {'ok' if ok else 'MISSED'}; NPV {r.npv_usd / 1e9:,.1f} B$, "
+        f"break-even decline {rep.comparisons[0].breakeven_price_decline}"
+    )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def test_example_year_one_by_hand(example):
     # year 2: price down by the decline, power price up by its change
     d = spec.price_decline_per_year
     assert r.revenue_usd[1] == pytest.approx(m["revenue"] * scale * (1 - d), rel=1e-9)
-    assert r.power_usd[1] == pytest.approx(m["power"] * scale * (1 + spec.power_price_change_per_year), rel=1e-9)
+    assert r.power_usd[1] == pytest.approx(
+        m["power"] * scale * (1 + spec.power_price_change_per_year), rel=1e-9
+    )
 
 
 def test_operating_cash_equals_plan_revenue_minus_power_and_opex():
@@ -75,8 +77,12 @@ def test_operating_cash_equals_plan_revenue_minus_power_and_opex():
     sc = default_scenario()
     for gen in ("Blackwell", "Vera Rubin"):
         spec = InvestSpec(
-            years=3, ramp_quarters=0, schedules=[{"name": "all at once", "phases": [
-                {"start": "2027Q1", "mw": sc.power_mw, "generation": gen}]}], start="2027Q1",
+            years=3,
+            ramp_quarters=0,
+            schedules=[
+                {"name": "all at once", "phases": [{"start": "2027Q1", "mw": sc.power_mw, "generation": gen}]}
+            ],
+            start="2027Q1",
         )
         assert all(t.demand_tokens_per_day is None for t in sc.tiers)
         r = invest(sc, spec).results[0]
@@ -116,7 +122,7 @@ def _check_payback(cum_q: list[float], pb: float | None) -> None:
     c = np.asarray(cum_q)
     if pb is None:
         first_neg = np.flatnonzero(c < 0)
-        assert first_neg.size and np.all(c[first_neg[0]:] < 0)
+        assert first_neg.size and np.all(c[first_neg[0] :] < 0)
         return
     ends = np.arange(1, len(c) + 1) / 4  # time of each quarter end, years
     before = (ends < pb) & (ends > ends[np.flatnonzero(c < 0)[0]] - 1e-12) if np.any(c < 0) else ends < 0
@@ -132,13 +138,21 @@ def test_payback_by_hand_and_never_before_cumulative_cash_turns_positive():
     sc = default_scenario()
     u = unit_economics(sc, ["rubin", "hopper", "blackwell"])
     cases = [
-        ("rubin", 16, 0.0), ("rubin", 4, 0.5), ("blackwell", 8, 0.6), ("hopper", 0, 0.0),
+        ("rubin", 16, 0.0),
+        ("rubin", 4, 0.5),
+        ("blackwell", 8, 0.6),
+        ("hopper", 0, 0.0),
     ]
     seen_late = False
     for gen, ramp, decline in cases:
-        spec = InvestSpec(start="2027Q1", years=8, ramp_quarters=ramp, price_decline_per_year=decline,
-                          capex_lead_quarters=0,
-                          schedules=[{"name": gen, "phases": [{"start": "2027Q1", "mw": 100, "generation": gen}]}])
+        spec = InvestSpec(
+            start="2027Q1",
+            years=8,
+            ramp_quarters=ramp,
+            price_decline_per_year=decline,
+            capex_lead_quarters=0,
+            schedules=[{"name": gen, "phases": [{"start": "2027Q1", "mw": 100, "generation": gen}]}],
+        )
         r = evaluate(spec, spec.schedules[0], u)
         _check_payback(r.cumulative_by_quarter_usd, r.payback_years)
         seen_late |= r.payback_years is not None and r.payback_years > 0.5
@@ -150,16 +164,24 @@ def test_payback_by_hand_and_never_before_cumulative_cash_turns_positive():
 def test_higher_discount_rate_never_raises_npv_of_invest_then_earn_schedule():
     sc = default_scenario()
     u = unit_economics(sc, ["rubin"])
-    spec = InvestSpec(start="2027Q1", years=8, ramp_quarters=16,
-                      schedules=[{"name": "slow ramp", "phases": [{"start": "2027Q1", "mw": 100, "generation": "rubin"}]}])
+    spec = InvestSpec(
+        start="2027Q1",
+        years=8,
+        ramp_quarters=16,
+        schedules=[{"name": "slow ramp", "phases": [{"start": "2027Q1", "mw": 100, "generation": "rubin"}]}],
+    )
     cf = evaluate(spec, spec.schedules[0], u).cash_flow_usd
     signs = np.sign(cf)
     assert signs[0] < 0 and signs[-1] > 0 and np.all(np.diff(signs) >= 0), cf  # negative first, then positive
-    npvs = [evaluate(spec.model_copy(update={"discount_rate": r}), spec.schedules[0], u).npv_usd
-            for r in np.linspace(0.0, 0.6, 13)]
+    npvs = [
+        evaluate(spec.model_copy(update={"discount_rate": r}), spec.schedules[0], u).npv_usd
+        for r in np.linspace(0.0, 0.6, 13)
+    ]
     assert all(b <= a + 1e-6 for a, b in zip(npvs, npvs[1:], strict=False)), npvs
     rng = np.random.default_rng(0)
-    for _ in range(100):  # any negative-then-positive series: NPV × (1 + r)^(last negative year) falls with r,
+    for _ in range(
+        100
+    ):  # any negative-then-positive series: NPV × (1 + r)^(last negative year) falls with r,
         n_neg, n_pos = rng.integers(1, 4), rng.integers(1, 8)  # so NPV falls wherever it is ≥ 0, and
         series = np.concatenate([-rng.random(n_neg) * 100, rng.random(n_pos) * 100])  # everywhere with one
         values = [npv(r, series) for r in np.linspace(-0.2, 1.0, 25)]  # outlay (a later big outlay
@@ -170,8 +192,12 @@ def test_higher_discount_rate_never_raises_npv_of_invest_then_earn_schedule():
 def test_demand_cap_limits_sales_and_price_decline_lowers_revenue():
     sc = default_scenario()
     u = unit_economics(sc, ["blackwell"])
-    base = dict(start="2027Q1", years=3, ramp_quarters=0,
-                schedules=[{"name": "b", "phases": [{"start": "2027Q1", "mw": 1000, "generation": "blackwell"}]}])
+    base = dict(
+        start="2027Q1",
+        years=3,
+        ramp_quarters=0,
+        schedules=[{"name": "b", "phases": [{"start": "2027Q1", "mw": 1000, "generation": "blackwell"}]}],
+    )
     free = evaluate(InvestSpec(**base), InvestSpec(**base).schedules[0], u)
     produced_medium = u.tokens[0, u.tiers.index("medium")] * 1000
     cap = produced_medium / 365 / 2  # half of what Medium produces, growing 50% a year
@@ -197,8 +223,9 @@ def test_refresh_buys_the_newest_generation_and_breakeven_decline_equalizes_npv(
 
 
 def test_a_phase_before_its_generation_ships_is_an_error_with_the_source():
-    text = INVEST_EXAMPLE_YAML.replace("{start: 2027Q1, mw: 500, generation: rubin}",
-                                       "{start: 2025Q1, mw: 500, generation: rubin}")
+    text = INVEST_EXAMPLE_YAML.replace(
+        "{start: 2027Q1, mw: 500, generation: rubin}", "{start: 2025Q1, mw: 500, generation: rubin}"
+    )
     text = text.replace("start: 2026Q1           # first quarter", "start: 2025Q1           # first quarter")
     sc, spec = parse_invest(text, "s.yaml")
     with pytest.raises(ScenarioError, match=r"phase 2: 2025Q1 is before Vera Rubin.*2026Q3.*nvidia"):

@@ -36,8 +36,12 @@ def test_invest_api_returns_the_library_objects_and_names_bad_fields():
 
 def test_supply_api_matches_the_library():
     lib = supply(["us"], (2026, 2028), target=True)
-    r = client.get("/api/supply", params={"country": "us", "first_year": 2026, "last_year": 2028, "target": True})
-    assert r.status_code == 200 and r.json()["nations"][0]["tokens_per_day"] == pytest.approx(lib.nations[0].tokens_per_day)
+    r = client.get(
+        "/api/supply", params={"country": "us", "first_year": 2026, "last_year": 2028, "target": True}
+    )
+    assert r.status_code == 200 and r.json()["nations"][0]["tokens_per_day"] == pytest.approx(
+        lib.nations[0].tokens_per_day
+    )
     r = client.get("/api/supply", params={"country": "atlantis"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "country"]
 
@@ -73,9 +77,13 @@ def test_price_decline_slider_moves_the_npv_in_chromium(server):
         npv = "#invest-table tbody tr td.npv"
         page.wait_for_function(f"document.querySelectorAll('{npv}').length === 2", timeout=60_000)
         before = page.locator(npv).first.inner_text()
-        page.locator("#decline").evaluate("e => { e.value = 0.5; e.dispatchEvent(new Event('input', {bubbles: true})) }")
+        page.locator("#decline").evaluate(
+            "e => { e.value = 0.5; e.dispatchEvent(new Event('input', {bubbles: true})) }"
+        )
         page.wait_for_function(f"document.querySelector('{npv}').innerText !== '{before}'", timeout=30_000)
         assert page.locator("#decline-value").inner_text() == "50%"
-        page.wait_for_function("document.querySelectorAll('#chart-supply polyline').length >= 3", timeout=30_000)
+        page.wait_for_function(
+            "document.querySelectorAll('#chart-supply polyline').length >= 3", timeout=30_000
+        )
         assert page.locator("#chart-cash polyline").count() == 2
         browser.close()

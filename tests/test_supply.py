@@ -46,7 +46,9 @@ def test_supply_path_with_zero_gw_is_flat_and_hardware_keeps_its_vintage():
     us = supply(["us"], (2026, 2029)).nations[0]
     sc = supply_scenario(us.pue.value, "us")
     units = per_gw(us.hardware, sc)
-    added = [us.gw_added[i] * us.ai_share.value * units[h].tokens_per_gw_day for i, h in enumerate(us.hardware)]
+    added = [
+        us.gw_added[i] * us.ai_share.value * units[h].tokens_per_gw_day for i, h in enumerate(us.hardware)
+    ]
     assert np.allclose(us.tokens_per_day, np.cumsum(added), rtol=1e-12)
     assert us.hardware == ["gb300_nvl72", "vr_nvl72", "vr_nvl72", "vr_nvl72"]  # the catalog's map, by year
 
@@ -80,12 +82,18 @@ def test_capex_to_gw_gpus_tokens_and_revenue():
     r = capex_to_tokens(1e12, 50e9, "gb200_nvl72")
     assert r.gw == pytest.approx(20.0)
     one = capex_to_tokens(50e9, 50e9, "gb200_nvl72")
-    assert r.gpus == pytest.approx(20 * one.gpus) and r.revenue_usd_per_year == pytest.approx(20 * one.revenue_usd_per_year)
+    assert r.gpus == pytest.approx(20 * one.gpus) and r.revenue_usd_per_year == pytest.approx(
+        20 * one.revenue_usd_per_year
+    )
     assert one.gpus == pytest.approx(1e6 / (2.10 * 1.2), rel=1e-6)  # all-in 2.10 kW per GPU, PUE 1.2
     u = per_gw(["gb200_nvl72"], supply_scenario(1.2, "us"))["gb200_nvl72"]
     assert r.tokens_per_day == pytest.approx(20 * u.tokens_per_gw_day)
     default = capex_to_tokens(1e12)
-    assert default.usd_per_gw == 40e9 and "[W]" in default.usd_per_gw_source and "http" in default.usd_per_gw_source
+    assert (
+        default.usd_per_gw == 40e9
+        and "[W]" in default.usd_per_gw_source
+        and "http" in default.usd_per_gw_source
+    )
 
 
 def test_markets_figures_carry_provenance_and_never_cite_internal_files():
@@ -102,8 +110,22 @@ def test_markets_figures_carry_provenance_and_never_cite_internal_files():
 
 
 def test_supply_cli_json_plot_and_errors(tmp_path):
-    res = runner.invoke(app, ["supply", "-c", "us", "--target", "--years", "2026:2028", "--capex", "1e12", "--json",
-                              "--plot", str(tmp_path / "s.png")])
+    res = runner.invoke(
+        app,
+        [
+            "supply",
+            "-c",
+            "us",
+            "--target",
+            "--years",
+            "2026:2028",
+            "--capex",
+            "1e12",
+            "--json",
+            "--plot",
+            str(tmp_path / "s.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["nations"][0]["gw_added"] == [100.0] * 3 and data["reverse"]["gw"] == pytest.approx(25.0)

@@ -23,10 +23,18 @@ def invest(
     scenario: Path | None = typer.Argument(
         None, help="Scenario YAML with an `invest:` block (default: the built-in example)."
     ),
-    example: bool = typer.Option(False, "--example", help="Print a commented scenario with an invest block and exit."),
-    roadmap: bool = typer.Option(False, "--roadmap", help="List the hardware roadmap (generations, dates, sources)."),
+    example: bool = typer.Option(
+        False, "--example", help="Print a commented scenario with an invest block and exit."
+    ),
+    roadmap: bool = typer.Option(
+        False, "--roadmap", help="List the hardware roadmap (generations, dates, sources)."
+    ),
     price_decline: float | None = typer.Option(
-        None, "--price-decline", min=-0.9, max=0.99, help="Override: yearly token-price decline of every tier."
+        None,
+        "--price-decline",
+        min=-0.9,
+        max=0.99,
+        help="Override: yearly token-price decline of every tier.",
     ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of cumulative cash here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
@@ -34,7 +42,8 @@ def invest(
     """Cash flow of an AI factory over years: build schedule, roadmap hardware, ramp-up, token-price decline,
     demand growth, power prices and refresh → revenue, opex, capex, cash flow, NPV, IRR and payback per year,
     per generation and total; schedules side by side with the break-even token-price decline."""
-    from tokenomy.econ.invest import INVEST_EXAMPLE_YAML, default_invest, invest as run, parse_invest
+    from tokenomy.econ.invest import INVEST_EXAMPLE_YAML, default_invest, parse_invest
+    from tokenomy.econ.invest import invest as run
     from tokenomy.econ.scenario import ScenarioError
 
     if example:
@@ -92,31 +101,72 @@ def _roadmap(json_out: bool) -> None:
 
 def _render_invest(rep) -> None:
     console.print(f"[bold]{rep.scenario}[/]: cash flow over {len(rep.results[0].years)} years")
-    ut = Table(title="per MW of each generation (from `tokenomy plan`, full sales, first-year prices)",
-               title_justify="left")
-    for col in ("generation", "system", "capex/MW", "revenue/MW-yr", "power/MW-yr", "opex/MW-yr", "GPUs/MW",
-                "available from"):
+    ut = Table(
+        title="per MW of each generation (from `tokenomy plan`, full sales, first-year prices)",
+        title_justify="left",
+    )
+    for col in (
+        "generation",
+        "system",
+        "capex/MW",
+        "revenue/MW-yr",
+        "power/MW-yr",
+        "opex/MW-yr",
+        "GPUs/MW",
+        "available from",
+    ):
         ut.add_column(col, overflow="fold")
     for u in rep.units:
-        ut.add_row(u.name, u.system, money(u.capex_usd_per_mw), money(u.revenue_usd_per_mw_year),
-                   money(u.power_usd_per_mw_year), money(u.opex_usd_per_mw_year), f"{u.gpus_per_mw:.0f}",
-                   u.available)
+        ut.add_row(
+            u.name,
+            u.system,
+            money(u.capex_usd_per_mw),
+            money(u.revenue_usd_per_mw_year),
+            money(u.power_usd_per_mw_year),
+            money(u.opex_usd_per_mw_year),
+            f"{u.gpus_per_mw:.0f}",
+            u.available,
+        )
     console.print(ut)
     for r in rep.results:
         t = Table(title=f"schedule: {r.schedule}", title_justify="left")
-        for col in ("year", "MW", "tokens sold", "revenue", "power", "opex", "op. cash", "capex", "tax",
-                    "cash flow", "cumulative"):
+        for col in (
+            "year",
+            "MW",
+            "tokens sold",
+            "revenue",
+            "power",
+            "opex",
+            "op. cash",
+            "capex",
+            "tax",
+            "cash flow",
+            "cumulative",
+        ):
             t.add_column(col, justify="left" if col == "year" else "right")
         for i, y in enumerate(r.years):
-            t.add_row(y, f"{r.mw_in_service[i]:,.0f}", count(r.tokens_sold[i]), money(r.revenue_usd[i]),
-                      money(r.power_usd[i]), money(r.opex_usd[i]), money(r.operating_cash_usd[i]),
-                      money(r.capex_usd[i]), money(r.tax_usd[i]), money(r.cash_flow_usd[i]),
-                      money(r.cumulative_cash_usd[i]))
+            t.add_row(
+                y,
+                f"{r.mw_in_service[i]:,.0f}",
+                count(r.tokens_sold[i]),
+                money(r.revenue_usd[i]),
+                money(r.power_usd[i]),
+                money(r.opex_usd[i]),
+                money(r.operating_cash_usd[i]),
+                money(r.capex_usd[i]),
+                money(r.tax_usd[i]),
+                money(r.cash_flow_usd[i]),
+                money(r.cumulative_cash_usd[i]),
+            )
         console.print(t)
         console.print(
             f"NPV at {r.discount_rate:.0%}: [bold]{money(r.npv_usd)}[/]; IRR {_pct(r.irr)} yearly, "
             f"{_pct(r.irr_quarterly)} on quarterly flows; payback "
-            + (f"{r.payback_years:.2f} years ({r.payback_date})" if r.payback_years is not None else "not reached")
+            + (
+                f"{r.payback_years:.2f} years ({r.payback_date})"
+                if r.payback_years is not None
+                else "not reached"
+            )
             + f"; peak funding need {money(r.peak_funding_usd)}"
         )
         for g in r.by_generation:
@@ -151,18 +201,30 @@ def _years(text: str) -> tuple[int, int]:
 
 @app.command()
 def supply(
-    country: list[str] = typer.Option([], "--country", "-c", help="Nation id (us, china); repeat. Default: all."),
+    country: list[str] = typer.Option(
+        [], "--country", "-c", help="Nation id (us, china); repeat. Default: all."
+    ),
     years: str = typer.Option("2026:2030", "--years", help="FIRST:LAST year."),
     gw_per_year: float | None = typer.Option(None, "--gw-per-year", help="Override: GW added every year."),
-    target: bool = typer.Option(False, "--target", help="Use a nation's proposed GW/yr (OpenAI's +100 GW for the US)."),
-    ai_share: float | None = typer.Option(None, "--ai-share", help="Override: share of new GW that feeds AI."),
+    target: bool = typer.Option(
+        False, "--target", help="Use a nation's proposed GW/yr (OpenAI's +100 GW for the US)."
+    ),
+    ai_share: float | None = typer.Option(
+        None, "--ai-share", help="Override: share of new GW that feeds AI."
+    ),
     demand: list[str] = typer.Option([], "--demand", "-d", help="Demand path id (doubao, google); repeat."),
     demand_growth: float | None = typer.Option(
-        None, "--demand-growth", help="Yearly demand growth beyond the data (default: from the first to the last point)."
+        None,
+        "--demand-growth",
+        help="Yearly demand growth beyond the data (default: from the first to the last point).",
     ),
     capex: float | None = typer.Option(None, "--capex", help="Reverse: capex in $, e.g. 1e12."),
-    usd_per_gw: float | None = typer.Option(None, "--usd-per-gw", help="Reverse: $ per GW (default $40B [W])."),
-    hardware: str = typer.Option("vr_nvl72", "--hardware", "-H", help="Reverse: system bought with the capex."),
+    usd_per_gw: float | None = typer.Option(
+        None, "--usd-per-gw", help="Reverse: $ per GW (default $40B [W])."
+    ),
+    hardware: str = typer.Option(
+        "vr_nvl72", "--hardware", "-H", help="Reverse: system bought with the capex."
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of supply vs demand here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
@@ -171,8 +233,18 @@ def supply(
     from tokenomy.econ.supply import supply as run
 
     try:
-        rep = run(country or None, _years(years), gw_per_year, target, ai_share, demand or None, demand_growth,
-                  capex, usd_per_gw, hardware)
+        rep = run(
+            country or None,
+            _years(years),
+            gw_per_year,
+            target,
+            ai_share,
+            demand or None,
+            demand_growth,
+            capex,
+            usd_per_gw,
+            hardware,
+        )
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if plot:
@@ -186,23 +258,40 @@ def supply(
         g, s, p = n.gw_added_per_year, n.ai_share, n.pue
         console.print(
             f"[bold]{n.name}[/]: {g.value:g} GW added a year [{g.confidence}] ({g.source}, {g.url}, {g.as_of}"
-            + (f"; {g.note}" if g.note else "") + f"), AI share {s.value:.0%} [{s.confidence}], PUE {p.value:g} "
-            f"[{p.confidence}]", soft_wrap=True,
+            + (f"; {g.note}" if g.note else "")
+            + f"), AI share {s.value:.0%} [{s.confidence}], PUE {p.value:g} "
+            f"[{p.confidence}]",
+            soft_wrap=True,
         )
         t = Table(title_justify="left")
-        for col in ("year", "hardware", "AI GW (cum.)", "tokens/day", *[f"{d.id} demand" for d in rep.demand],
-                    *[f"GW for {d.id}" for d in rep.demand]):
+        for col in (
+            "year",
+            "hardware",
+            "AI GW (cum.)",
+            "tokens/day",
+            *[f"{d.id} demand" for d in rep.demand],
+            *[f"GW for {d.id}" for d in rep.demand],
+        ):
             t.add_column(col, justify="left" if col in ("year", "hardware") else "right")
         for i, y in enumerate(rep.years):
-            t.add_row(str(y), n.hardware[i], f"{n.ai_gw[i]:,.1f}", count(n.tokens_per_day[i]),
-                      *[count(d.tokens_per_day[i]) for d in rep.demand],
-                      *[f"{n.gw_needed[d.id][i]:,.1f}" for d in rep.demand])
+            t.add_row(
+                str(y),
+                n.hardware[i],
+                f"{n.ai_gw[i]:,.1f}",
+                count(n.tokens_per_day[i]),
+                *[count(d.tokens_per_day[i]) for d in rep.demand],
+                *[f"{n.gw_needed[d.id][i]:,.1f}" for d in rep.demand],
+            )
         console.print(t)
         for d in rep.demand:
             y = n.binding_year[d.id]
-            console.print(f"  {d.name}: power binds " + (f"in [bold]{y}[/]" if y else f"not by {rep.years[-1]}"))
+            console.print(
+                f"  {d.name}: power binds " + (f"in [bold]{y}[/]" if y else f"not by {rep.years[-1]}")
+            )
     for d in rep.demand:
-        pts = "; ".join(f"{count(p.value)}/day on {p.as_of} [{p.confidence}] ({p.source}, {p.url})" for p in d.points)
+        pts = "; ".join(
+            f"{count(p.value)}/day on {p.as_of} [{p.confidence}] ({p.source}, {p.url})" for p in d.points
+        )
         console.print(f"[dim]{d.name}: {pts}; beyond: +{d.growth_per_year:.0%} a year[/]", soft_wrap=True)
     if rep.reverse:
         r = rep.reverse

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tokenomy.catalog import Catalog, catalog, normalize
@@ -64,7 +63,9 @@ class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: str = Field(description="quarter the phase is energised, e.g. 2026Q3")
     mw: float = Field(gt=0, le=1_000_000, description="MW at the meter energised in this phase")
-    generation: str = Field(description="roadmap id (hopper, blackwell, blackwell_ultra, rubin) or a scenario generation")
+    generation: str = Field(
+        description="roadmap id (hopper, blackwell, blackwell_ultra, rubin) or a scenario generation"
+    )
     ramp_quarters: int | None = Field(None, ge=0, le=16, description="override of the block's ramp_quarters")
 
     @field_validator("start", mode="before")
@@ -100,14 +101,18 @@ class InvestSpec(BaseModel):
     years: int = Field(10, ge=1, le=40)
     discount_rate: float = Field(0.10, gt=-0.5, le=1.0)
     ramp_quarters: int = Field(2, ge=0, le=16, description="quarters from energised to full sales, linear")
-    capex_lead_quarters: int = Field(0, ge=0, le=8, description="capex paid this many quarters before energising")
+    capex_lead_quarters: int = Field(
+        0, ge=0, le=8, description="capex paid this many quarters before energising"
+    )
     price_decline_per_year: float | dict[str, float] = Field(0.0, description="token price fall per year")
     price_paths: dict[str, list[float]] = Field(default_factory=dict, description="$/M per year, per tier")
     demand_tokens_per_day: dict[str, float] = Field(
         default_factory=dict, description="starting demand cap (output tokens/day) per tier"
     )
     demand_growth_per_year: float | dict[str, float] = 0.0
-    demand_paths: dict[str, list[float]] = Field(default_factory=dict, description="tokens/day per year, per tier")
+    demand_paths: dict[str, list[float]] = Field(
+        default_factory=dict, description="tokens/day per year, per tier"
+    )
     power_price_change_per_year: float = Field(0.0, gt=-1, le=10)
     power_price_path: list[float] | None = Field(None, description="$/kWh per year")
     refresh: Refresh = Field(default_factory=Refresh)
@@ -389,7 +394,9 @@ def _per_tier(value: float | dict[str, float], tiers: list[str], default: float 
     if isinstance(value, dict):
         unknown = set(value) - set(tiers)
         if unknown:
-            raise ScenarioError(f"unknown tier(s) {sorted(unknown)}; the scenario's tiers: {', '.join(tiers)}")
+            raise ScenarioError(
+                f"unknown tier(s) {sorted(unknown)}; the scenario's tiers: {', '.join(tiers)}"
+            )
         return np.array([value.get(t, default) for t in tiers], dtype=float)
     return np.full(len(tiers), float(value))
 
@@ -452,7 +459,11 @@ def evaluate(
     yrs = np.arange(n_y)
 
     # prices, demand, power price: [T, Y] and [Y] multipliers
-    decline = np.full(n_t, price_decline) if price_decline is not None else _per_tier(spec.price_decline_per_year, u.tiers)
+    decline = (
+        np.full(n_t, price_decline)
+        if price_decline is not None
+        else _per_tier(spec.price_decline_per_year, u.tiers)
+    )
     price_mult = (1.0 - decline[:, None]) ** yrs[None, :]
     for tier, values in spec.price_paths.items():
         ti = _tier_index(tier, u.tiers)
@@ -472,7 +483,9 @@ def evaluate(
         power_mult = (1.0 + spec.power_price_change_per_year) ** yrs
     # [G, Y] operating cash per MW-year at full, uncapped sales (for refresh decisions)
     margin_year = (
-        np.einsum("gt,ty->gy", u.revenue, price_mult) - u.power[:, None] * power_mult[None, :] - u.opex[:, None]
+        np.einsum("gt,ty->gy", u.revenue, price_mult)
+        - u.power[:, None] * power_mult[None, :]
+        - u.opex[:, None]
     )
 
     # installs per phase: (quarter energised, generation), with refreshes
@@ -507,7 +520,9 @@ def evaluate(
                 break
             k, g = nxt
             installs.append((pi, k, g))
-            events.append(f"{quarter_label(q0 + k)}: phase {pi + 1} ({mw[pi]:,.0f} MW) refreshed to {u.names[g]}")
+            events.append(
+                f"{quarter_label(q0 + k)}: phase {pi + 1} ({mw[pi]:,.0f} MW) refreshed to {u.names[g]}"
+            )
 
     active = gen_idx >= 0
     gi = np.where(active, gen_idx, 0)
@@ -565,8 +580,15 @@ def evaluate(
         cq = np.cumsum(((revenue_pq - power_pq - opex_pq) * m).sum(0) - capex_g[g])
         gens.append(
             GenerationCash(
-                u.names[g], r.tolist(), pw.tolist(), ox.tolist(), cx.tolist(), cf.tolist(),
-                npv(spec.discount_rate, cf), irr(cf), payback_years(cq),
+                u.names[g],
+                r.tolist(),
+                pw.tolist(),
+                ox.tolist(),
+                cx.tolist(),
+                cf.tolist(),
+                npv(spec.discount_rate, cf),
+                irr(cf),
+                payback_years(cq),
             )
         )
     end_q = np.arange(n_y) * Q_PER_YEAR + Q_PER_YEAR - 1
@@ -618,8 +640,15 @@ def _gen_index(name: str, u: Units) -> int:
 
 
 def _next_refresh(
-    spec: InvestSpec, u: Units, k: int, g: int, n_q: int, q0: int, candidates: list[int],
-    margin_year: np.ndarray, crf: float,
+    spec: InvestSpec,
+    u: Units,
+    k: int,
+    g: int,
+    n_q: int,
+    q0: int,
+    candidates: list[int],
+    margin_year: np.ndarray,
+    crf: float,
 ) -> tuple[int, int] | None:
     """The next (quarter, generation) a phase installed at quarter ``k`` with ``g`` is refreshed, or None."""
     rf = spec.refresh
@@ -628,7 +657,11 @@ def _next_refresh(
 
     def newest(at: int) -> int | None:
         ok = [c for c in candidates if u.available_q[c] < 0 or u.available_q[c] <= q0 + at]
-        return max(ok, key=lambda c: (u.available_q[c], margin_year[c, min(at // 4, margin_year.shape[1] - 1)])) if ok else None
+        return (
+            max(ok, key=lambda c: (u.available_q[c], margin_year[c, min(at // 4, margin_year.shape[1] - 1)]))
+            if ok
+            else None
+        )
 
     step = Q_PER_YEAR
     horizon = n_q
@@ -637,7 +670,12 @@ def _next_refresh(
     if rf.when_newer_earns_more:
         for at in range(k + step, horizon, step):
             y = at // Q_PER_YEAR
-            best = max(candidates, key=lambda c: margin_year[c, y] if (u.available_q[c] < 0 or u.available_q[c] <= q0 + at) else -np.inf)
+            best = max(
+                candidates,
+                key=lambda c: (
+                    margin_year[c, y] if (u.available_q[c] < 0 or u.available_q[c] <= q0 + at) else -np.inf
+                ),
+            )
             if best != g and margin_year[best, y] - margin_year[g, y] > u.capex[best] * crf:
                 return at, best
     if rf.after_years is not None and horizon < n_q:
@@ -699,7 +737,9 @@ class InvestReport:
         return asdict(self)
 
 
-def invest(sc: Scenario, spec: InvestSpec, cat: Catalog | None = None, units: Units | None = None) -> InvestReport:
+def invest(
+    sc: Scenario, spec: InvestSpec, cat: Catalog | None = None, units: Units | None = None
+) -> InvestReport:
     """Evaluate every schedule of ``spec``; compare the first with each other one."""
     names = [p.generation for s in spec.schedules for p in s.phases] + list(spec.refresh.candidates)
     u = units or unit_economics(sc, list(dict.fromkeys(names)), cat)
@@ -714,8 +754,15 @@ def invest(sc: Scenario, spec: InvestSpec, cat: Catalog | None = None, units: Un
         comparisons.append(Comparison(spec.schedules[0].name, s.name, results[0].npv_usd, r.npv_usd, d, note))
     units_out = [
         GenerationUnits(
-            u.names[g], u.systems[g], u.available_note[g], float(u.capex[g]), u.capex_note[g],
-            float(u.revenue[g].sum()), float(u.power[g]), float(u.opex[g]), float(u.gpus[g]),
+            u.names[g],
+            u.systems[g],
+            u.available_note[g],
+            float(u.capex[g]),
+            u.capex_note[g],
+            float(u.revenue[g].sum()),
+            float(u.power[g]),
+            float(u.opex[g]),
+            float(u.gpus[g]),
         )
         for g in range(len(u.names))
     ]
@@ -732,4 +779,3 @@ def invest(sc: Scenario, spec: InvestSpec, cat: Catalog | None = None, units: Un
         *u.notes,
     ]
     return InvestReport(sc.name, spec.model_dump(), units_out, results, comparisons, assumptions)
-

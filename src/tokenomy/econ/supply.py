@@ -24,7 +24,10 @@ SUPPLY_TIERS = {"free": 1 / 3, "medium": 1 / 3, "high": 1 / 3}  # tiers every ge
 
 # ---- pure functions ---------------------------------------------------------------------------------------
 def supply_tokens_per_day(
-    gw_added: np.ndarray, ai_share: np.ndarray, tokens_per_gw_day: np.ndarray, base_tokens_per_day: float = 0.0
+    gw_added: np.ndarray,
+    ai_share: np.ndarray,
+    tokens_per_gw_day: np.ndarray,
+    base_tokens_per_day: float = 0.0,
 ) -> np.ndarray:
     """Tokens/day each year: every year's AI GW (added × share) at its own hardware's tokens per GW-day."""
     gw, share, per_gw = (np.asarray(a, dtype=float) for a in (gw_added, ai_share, tokens_per_gw_day))
@@ -45,7 +48,9 @@ def demand_by_year(
     mid = np.array([dt.date(int(y), 12, 31).toordinal() / 365.25 for y in years])
     rate = np.log1p(growth)
     inside = np.interp(mid, t, v)
-    out = np.where(mid > t[-1], v[-1] + rate * (mid - t[-1]), np.where(mid < t[0], v[0] - rate * (t[0] - mid), inside))
+    out = np.where(
+        mid > t[-1], v[-1] + rate * (mid - t[-1]), np.where(mid < t[0], v[0] - rate * (t[0] - mid), inside)
+    )
     return np.exp(out), growth
 
 
@@ -98,8 +103,10 @@ def supply_scenario(pue: float, region: str, base: Scenario | None = None) -> Sc
     """The default scenario at a nation's PUE and region, a third of power each to Free, Medium and High."""
     sc = base or default_scenario()
     specs = {t.tier: t for t in sc.tiers}
-    tiers = [(specs.get(n) or TierSpec(tier=n)).model_copy(update={"share": s, "demand_tokens_per_day": None})
-             for n, s in SUPPLY_TIERS.items()]
+    tiers = [
+        (specs.get(n) or TierSpec(tier=n)).model_copy(update={"share": s, "demand_tokens_per_day": None})
+        for n, s in SUPPLY_TIERS.items()
+    ]
     return sc.model_copy(update={"pue": pue, "region": region, "tiers": tiers, "allocation": "fixed"})
 
 
@@ -197,17 +204,29 @@ def supply(
         d = mk.demand_path(pid)
         scale = DAYS_PER_MONTH if d.per == "month" else 1.0
         pts = [
-            Cited(p.value / scale, p.source, p.url, str(p.as_of), p.confidence,
-                  (p.note or "") + (f" ({p.value:.3g} a month / {DAYS_PER_MONTH:.2f} days)" if scale != 1 else ""))
+            Cited(
+                p.value / scale,
+                p.source,
+                p.url,
+                str(p.as_of),
+                p.confidence,
+                (p.note or "")
+                + (f" ({p.value:.3g} a month / {DAYS_PER_MONTH:.2f} days)" if scale != 1 else ""),
+            )
             for p in d.points
         ]
-        values, growth = demand_by_year([p.as_of for p in d.points], [p.value for p in pts], yrs, demand_growth)
+        values, growth = demand_by_year(
+            [p.as_of for p in d.points], [p.value for p in pts], yrs, demand_growth
+        )
         series.append(DemandSeries(d.id, d.name, pts, values.tolist(), growth))
     out = []
     for nid in nations or list(mk.nations):
         n = mk.nation(nid)
-        gw_fig = n.figures["gw_added_per_year_target" if target and "gw_added_per_year_target" in n.figures
-                           else "gw_added_per_year"]
+        gw_fig = n.figures[
+            "gw_added_per_year_target"
+            if target and "gw_added_per_year_target" in n.figures
+            else "gw_added_per_year"
+        ]
         gw = np.full(len(yrs), gw_per_year if gw_per_year is not None else gw_fig.value)
         share_fig = n.figures["ai_share"]
         share = np.full(len(yrs), ai_share if ai_share is not None else share_fig.value)
@@ -220,11 +239,20 @@ def supply(
         gw_cited = _cited(gw_fig)
         if gw_per_year is not None:
             gw_cited = Cited(gw_per_year, "user (--gw-per-year)", "", "", "U")
-        share_cited = _cited(share_fig) if ai_share is None else Cited(ai_share, "user (--ai-share)", "", "", "U")
+        share_cited = (
+            _cited(share_fig) if ai_share is None else Cited(ai_share, "user (--ai-share)", "", "", "U")
+        )
         out.append(
             NationSupply(
-                n.id, n.name, gw_cited, share_cited, _cited(pue_fig), hw, gw.tolist(),
-                np.cumsum(gw * share).tolist(), tokens.tolist(),
+                n.id,
+                n.name,
+                gw_cited,
+                share_cited,
+                _cited(pue_fig),
+                hw,
+                gw.tolist(),
+                np.cumsum(gw * share).tolist(),
+                tokens.tolist(),
                 {s.id: (np.asarray(s.tokens_per_day) / per).tolist() for s in series},
                 {s.id: binding_year(yrs, tokens, np.asarray(s.tokens_per_day)) for s in series},
             )
@@ -268,7 +296,15 @@ def capex_to_tokens(
         src = f"AI factory capex ~ $40B per GW: {g.title}, {g.url}, {g.as_of} [W]"
     gw = capex_usd / usd_per_gw
     return CapexReverse(
-        capex_usd, usd_per_gw, src, hw, gw, gw * u.gpus_per_gw, gw * u.tokens_per_gw_day,
-        gw * u.output_tokens_per_gw_day, gw * u.revenue_usd_per_gw_year, u.hardware_capex_usd_per_gw,
+        capex_usd,
+        usd_per_gw,
+        src,
+        hw,
+        gw,
+        gw * u.gpus_per_gw,
+        gw * u.tokens_per_gw_day,
+        gw * u.output_tokens_per_gw_day,
+        gw * u.revenue_usd_per_gw_year,
+        u.hardware_capex_usd_per_gw,
         u.capex_source,
     )

@@ -40,8 +40,13 @@ def npv_figure(rep: InvestReport):
     names = [r.schedule for r in rep.results]
     y = np.arange(len(names))
     ax.barh(y - 0.2, [r.npv_usd / 1e9 for r in rep.results], height=0.4, label="NPV", color="C0")
-    ax.barh(y + 0.2, [-r.peak_funding_usd / 1e9 for r in rep.results], height=0.4, label="peak funding need",
-            color="C3")
+    ax.barh(
+        y + 0.2,
+        [-r.peak_funding_usd / 1e9 for r in rep.results],
+        height=0.4,
+        label="peak funding need",
+        color="C3",
+    )
     ax.set_yticks(y, names)
     ax.axvline(0, color="0.3", lw=0.8)
     rate = rep.results[0].discount_rate if rep.results else 0
@@ -56,14 +61,31 @@ def supply_figure(rep: SupplyReport):
     fig, ax = plt.subplots(figsize=(8, 4))
     ends = [y + 1 for y in rep.years]  # values are at the end of each year
     for i, n in enumerate(rep.nations):
-        ax.plot(ends, n.tokens_per_day, color=f"C{i}", lw=2, marker="o", ms=3,
-                label=f"{n.name}: supply from new AI power")
+        ax.plot(
+            ends,
+            n.tokens_per_day,
+            color=f"C{i}",
+            lw=2,
+            marker="o",
+            ms=3,
+            label=f"{n.name}: supply from new AI power",
+        )
     for j, d in enumerate(rep.demand):
-        ax.plot(ends, d.tokens_per_day, color=f"C{j + len(rep.nations)}", ls="--",
-                label=f"{d.name} demand (+{d.growth_per_year:.0%}/yr beyond the data)")
+        ax.plot(
+            ends,
+            d.tokens_per_day,
+            color=f"C{j + len(rep.nations)}",
+            ls="--",
+            label=f"{d.name} demand (+{d.growth_per_year:.0%}/yr beyond the data)",
+        )
         pts = [p for p in d.points]
-        ax.scatter([int(p.as_of[:4]) + (int(p.as_of[5:7]) - 0.5) / 12 for p in pts], [p.value for p in pts],
-                   color=f"C{j + len(rep.nations)}", s=14, zorder=3)
+        ax.scatter(
+            [int(p.as_of[:4]) + (int(p.as_of[5:7]) - 0.5) / 12 for p in pts],
+            [p.value for p in pts],
+            color=f"C{j + len(rep.nations)}",
+            s=14,
+            zorder=3,
+        )
     ax.set_yscale("log")
     ax.set_ylabel("tokens per day (input + output)")
     ax.set_xlabel("date (lines: end of each year; dots: published figures)")

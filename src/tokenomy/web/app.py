@@ -149,7 +149,9 @@ def api_claims() -> Any:
 @app.post("/api/invest")
 def api_invest(
     scenario: Scenario | None = None,
-    price_decline: float | None = Query(None, ge=-0.5, le=0.95, description="yearly token-price decline, all tiers"),
+    price_decline: float | None = Query(
+        None, ge=-0.5, le=0.95, description="yearly token-price decline, all tiers"
+    ),
 ) -> Any:
     """Cash flow over years of the scenario's `invest` block (default: the built-in example's block), per
     schedule: revenue, opex, capex, cash flow, NPV, IRR, payback; and the break-even price decline."""
@@ -185,8 +187,17 @@ def api_supply(
 
     try:
         return _clean(
-            supply(country or None, (first_year, last_year), gw_per_year, target, ai_share, None, demand_growth,
-                   capex_usd, usd_per_gw).as_dict()
+            supply(
+                country or None,
+                (first_year, last_year),
+                gw_per_year,
+                target,
+                ai_share,
+                None,
+                demand_growth,
+                capex_usd,
+                usd_per_gw,
+            ).as_dict()
         )
     except UnknownIdError as exc:
         raise _unprocessable("country", exc) from None
