@@ -101,6 +101,7 @@ def test_npv_and_irr_against_hand_computed_series():
     r = irr(cash)
     assert abs(npv(r, cash)) < 1e-6
     assert irr([10.0, 20.0]) is None  # never negative: no rate
+    assert irr([-100.0, 230.0, -132.0]) is None  # 10% and 20% both zero the NPV: no unique rate
     try:
         import numpy_financial as npf
     except ImportError:

@@ -128,6 +128,10 @@ def _render_invest(rep) -> None:
             u.available,
         )
     console.print(ut)
+    console.print(
+        "[dim]IRR —: the flows never turn negative, or change sign more than once (a refresh buys again): "
+        "no unique rate[/]"
+    )
     for r in rep.results:
         t = Table(title=f"schedule: {r.schedule}", title_justify="left")
         for col in (
@@ -171,7 +175,8 @@ def _render_invest(rep) -> None:
         )
         for g in r.by_generation:
             console.print(
-                f"  {g.name}: NPV {money(g.npv_usd)}, capex {money(sum(g.capex_usd))}, payback "
+                f"  {g.name}: NPV {money(g.npv_usd)}, capex {money(sum(g.capex_usd))}, IRR {_pct(g.irr)} yearly, "
+                f"{_pct(g.irr_quarterly)} quarterly; payback "
                 + (f"{g.payback_years:.2f} years" if g.payback_years is not None else "not reached")
             )
         for e in r.events:

@@ -353,9 +353,11 @@ def npv(rate: float, cash: np.ndarray | list[float]) -> float:
 
 
 def irr(cash: np.ndarray | list[float]) -> float | None:
-    """The rate where the NPV is zero (None when the flows never change sign or no real rate > −100%)."""
+    """The rate where the NPV is zero; None unless the flows change sign exactly once (otherwise the rate is
+    not unique, e.g. when a refresh buys hardware again)."""
     c = np.trim_zeros(np.asarray(cash, dtype=float), "b")
-    if len(c) < 2 or not (np.any(c > 0) and np.any(c < 0)):
+    signs = np.sign(c[c != 0])
+    if len(c) < 2 or np.count_nonzero(np.diff(signs)) != 1:
         return None
     roots = np.roots(c[::-1])  # polynomial in x = 1 / (1 + r), highest power first
     real = roots[(np.abs(roots.imag) < 1e-9) & (roots.real > 0)].real
@@ -416,6 +418,7 @@ class GenerationCash:
     cash_flow_usd: list[float]
     npv_usd: float
     irr: float | None
+    irr_quarterly: float | None
     payback_years: float | None
 
 
@@ -588,6 +591,7 @@ def evaluate(
                 cf.tolist(),
                 npv(spec.discount_rate, cf),
                 irr(cf),
+                _annualized(irr(np.diff(np.concatenate([[0.0], cq])))),
                 payback_years(cq),
             )
         )
