@@ -260,3 +260,21 @@ def test_cli_example_json_and_errors(tmp_path):
     assert res.exit_code == 2 and "mw" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["invest", str(tmp_path / "missing.yaml")])
     assert res.exit_code == 2 and "no such scenario file" in res.output
+
+
+def test_depreciation_adds_up_to_the_capex_bought():
+    """Straight-line over the ownership life, the book value left written off at a refresh."""
+    base = default_scenario()
+    sc = base.model_copy(update={"ownership": base.ownership.model_copy(update={"lifetime_years": 1.6})})
+    u = unit_economics(sc, ["blackwell", "rubin"])
+    phases = [{"start": "2027Q1", "mw": 10, "generation": "blackwell"}]
+    # refresh after 2 years: every install is written down before the next; after 1 year: 0.6 year of book
+    # value written off at each refresh, and the last install (year 10) still holds 0.6 / 1.6 of its price
+    for refresh, left in (({"after_years": 2}, 0.0), ({"after_years": 1}, 0.6 / 1.6), ({}, 0.0)):
+        spec = InvestSpec(
+            start="2027Q1", years=10, refresh=refresh, schedules=[{"name": "b", "phases": phases}]
+        )
+        r = evaluate(spec, spec.schedules[0], u)
+        assert len(r.events) == {2: 4, 1: 9}.get(refresh.get("after_years"), 0)
+        expected = sum(r.capex_usd) - left * r.capex_usd[-1]
+        assert sum(r.depreciation_usd) == pytest.approx(expected, rel=1e-9), refresh

@@ -552,8 +552,8 @@ def evaluate(
         end = next((kk for (pp, kk, _) in installs[j + 1 :] if pp == pi), n_q)
         n_dep = min(end - k, int(math.ceil(life_q)))
         per_q = amount / life_q
-        depr_pq[pi, k : k + n_dep] += per_q
-        if end < n_q and (end - k) < life_q:  # written off at the refresh
+        depr_pq[pi, k : k + n_dep] += np.minimum(per_q, amount - per_q * np.arange(n_dep))  # last one partial
+        if end < n_q and (end - k) < life_q:  # the book value left is written off at the refresh
             depr_pq[pi, end] += amount - per_q * (end - k)
 
     def by_year(a: np.ndarray) -> np.ndarray:
