@@ -443,7 +443,7 @@ class InvestResult:
     cumulative_by_quarter_usd: list[float]
     discount_rate: float
     npv_usd: float
-    irr: float | None  # on the yearly cash flows (None when they never change sign)
+    irr: float | None  # on the yearly cash flows (None unless they change sign exactly once)
     irr_quarterly: float | None  # on the quarterly cash flows, annualized: (1 + r_q)^4 − 1
     payback_years: float | None
     payback_date: str | None
