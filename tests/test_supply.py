@@ -134,3 +134,16 @@ def test_supply_cli_json_plot_and_errors(tmp_path):
     assert res.exit_code == 2 and "unknown" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["supply", "--ai-share", "1.5"])
     assert res.exit_code == 2 and "--ai-share" in res.output
+
+
+def test_a_hardware_mix_is_the_share_weighted_tokens_per_gw():
+    rep = supply(["us"], (2026, 2027), mix={"gb300_nvl72": 0.25, "vr_nvl72": 0.75})
+    us = rep.nations[0]
+    units = per_gw(["gb300_nvl72", "vr_nvl72"], supply_scenario(us.pue.value, "us"))
+    per = 0.25 * units["gb300_nvl72"].tokens_per_gw_day + 0.75 * units["vr_nvl72"].tokens_per_gw_day
+    assert us.tokens_per_day[0] == pytest.approx(us.gw_added[0] * us.ai_share.value * per)
+    assert us.hardware[0] == "gb300_nvl72 25% + vr_nvl72 75%"
+    with pytest.raises(ValueError, match="sum to 1"):
+        supply(["us"], (2026, 2027), mix={"gb300_nvl72": 0.5})
+    res = runner.invoke(app, ["supply", "-c", "us", "--mix", "vr_nvl72=x"])
+    assert res.exit_code == 2 and "--mix" in res.output

@@ -113,6 +113,7 @@ def _load(cat: Catalog) -> Markets:
         cat.system(g.system)  # raises UnknownIdError on a typo
     for n in m.nations.values():
         cat.region(n.region)
-        for system in n.hardware.values():
-            cat.system(system)
+        for spec in n.hardware.values():
+            for system in [spec] if isinstance(spec, str) else spec:
+                cat.system(system)
     return m

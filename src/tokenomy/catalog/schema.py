@@ -213,7 +213,7 @@ class Nation(Entry):
 
     kind: Literal["nation"] = "nation"
     region: str
-    hardware: dict[int, str] = Field(default_factory=dict)
+    hardware: dict[int, str | dict[str, float]] = Field(default_factory=dict)  # system, or {system: share}
 
 
 class DemandPath(Entry):

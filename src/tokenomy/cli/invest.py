@@ -230,11 +230,15 @@ def supply(
     hardware: str = typer.Option(
         "vr_nvl72", "--hardware", "-H", help="Reverse: system bought with the capex."
     ),
+    mix: str | None = typer.Option(
+        None, "--mix", help="Hardware of new AI capacity every year, e.g. gb300_nvl72=0.5,vr_nvl72=0.5."
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of supply vs demand here."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Nation scale: GW added per year × AI share × hardware → tokens/day power can supply, beside public demand
     paths (Doubao, Google) → the year power binds; and the reverse, capex → GW → GPUs, tokens/day, revenue."""
+    from tokenomy.econ.supply import parse_hardware_mix
     from tokenomy.econ.supply import supply as run
 
     try:
@@ -249,6 +253,7 @@ def supply(
             capex,
             usd_per_gw,
             hardware,
+            parse_hardware_mix(mix) if mix else None,
         )
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))

@@ -99,6 +99,28 @@ def per_gw(hardware: list[str], sc: Scenario, cat: Catalog | None = None) -> dic
     return out
 
 
+def parse_hardware_mix(text: str) -> dict[str, float]:
+    """'gb300_nvl72=0.5,vr_nvl72=0.5' (or one system id) → {system: share}."""
+    if "=" not in text:
+        return {text.strip(): 1.0}
+    mix = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--mix: '{part}' should look like system=share, e.g. vr_nvl72=0.5") from None
+    return mix
+
+
+def _as_mix(spec: str | dict[str, float], cat: Catalog) -> dict[str, float]:
+    """'gb300_nvl72' or {system: share} → {system id: share}; shares must sum to 1."""
+    mix = {spec: 1.0} if isinstance(spec, str) else dict(spec)
+    if abs(sum(mix.values()) - 1.0) > 1e-6 or min(mix.values()) < 0:
+        raise ValueError(f"hardware mix {mix}: shares must be ≥ 0 and sum to 1")
+    return {cat.system(h).id: sh for h, sh in mix.items()}
+
+
 def supply_scenario(pue: float, region: str, base: Scenario | None = None) -> Scenario:
     """The default scenario at a nation's PUE and region, a third of power each to Free, Medium and High."""
     sc = base or default_scenario()
@@ -187,6 +209,7 @@ def supply(
     capex_usd: float | None = None,
     usd_per_gw: float | None = None,
     reverse_hardware: str = "vr_nvl72",
+    mix: dict[str, float] | None = None,
     cat: Catalog | None = None,
 ) -> SupplyReport:
     """Tokens/day that each nation's new power can supply per year vs demand paths, and capex → GW → tokens."""
@@ -231,10 +254,13 @@ def supply(
         share_fig = n.figures["ai_share"]
         share = np.full(len(yrs), ai_share if ai_share is not None else share_fig.value)
         keys = sorted(n.hardware)
-        hw = [n.hardware[max([k for k in keys if k <= y], default=keys[0])] for y in yrs]
+        mixes = [
+            _as_mix(mix or n.hardware[max([k for k in keys if k <= y], default=keys[0])], cat) for y in yrs
+        ]
         pue_fig = n.figures["pue"]
-        units = per_gw(hw, supply_scenario(pue_fig.value, n.region), cat)
-        per = np.array([units[h].tokens_per_gw_day for h in hw])
+        units = per_gw([h for m in mixes for h in m], supply_scenario(pue_fig.value, n.region), cat)
+        per = np.array([sum(sh * units[h].tokens_per_gw_day for h, sh in m.items()) for m in mixes])
+        hw = [" + ".join(h if len(m) == 1 else f"{h} {sh:.0%}" for h, sh in m.items()) for m in mixes]
         tokens = supply_tokens_per_day(gw, share, per)
         gw_cited = _cited(gw_fig)
         if gw_per_year is not None:
@@ -262,7 +288,7 @@ def supply(
         reverse = capex_to_tokens(capex_usd, usd_per_gw, reverse_hardware, cat=cat)
     assumptions = [
         f"AI capacity counted from {years[0]} (none before) [U]; each year's AI GW keeps its hardware (no refresh)",
-        "hardware of each year's new AI capacity: the nation's `hardware` map in the catalog [U]; "
+        "hardware of each year's new AI capacity: the nation's `hardware` map in the catalog, or the mix given [U]; "
         "a third of power each to Free, Medium and High at their floors (`tokenomy plan` figures)",
         "tokens are input + output, as the public demand figures count them; utilization from the default scenario; "
         "supply and demand compared at the end of each year",
