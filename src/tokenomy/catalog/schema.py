@@ -191,3 +191,42 @@ class Claim(BaseModel):
     @property
     def figures(self) -> dict[str, Figure]:
         return {"value": self.value}
+
+
+# ---- figures over years (markets.yaml): roadmap, nations, demand paths -----------------------------------
+ROADMAP_FIGURES = {"available_year", "price_usd"}
+NATION_FIGURES = {
+    "gw_added_per_year",
+    "gw_added_per_year_utility",
+    "gw_added_per_year_target",
+    "gw_added_per_year_nea",
+    "ai_share",
+    "pue",
+}
+
+
+class RoadmapEntry(Entry):
+    """A hardware generation that can be bought from a date (decimal year, e.g. 2025.5 = 1 July 2025)."""
+
+    kind: Literal["roadmap"] = "roadmap"
+    system: str
+
+    @property
+    def available_year(self) -> float:
+        return self.require("available_year")
+
+
+class Nation(Entry):
+    """Power added per year by a country, the share for AI [U], the hardware its AI capacity uses, by year."""
+
+    kind: Literal["nation"] = "nation"
+    region: str
+    hardware: dict[int, str | dict[str, float]] = Field(default_factory=dict)  # system, or {system: share}
+
+
+class DemandPath(Entry):
+    """Public token volumes over time; each point's ``as_of`` is its date."""
+
+    kind: Literal["demand"] = "demand"
+    per: Literal["day", "month"]
+    points: list[Figure] = Field(min_length=1)

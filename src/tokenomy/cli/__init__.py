@@ -4,7 +4,7 @@ Every command takes `--json` to print the same data as machine-readable JSON on 
 One module per layer registers its commands on the shared app.
 """
 
-from tokenomy.cli import catalog, consume, econ, measure, perf  # noqa: F401  (registers the commands)
+from tokenomy.cli import catalog, consume, econ, invest, measure, perf  # noqa: F401  (registers the commands)
 from tokenomy.cli.base import app, main
 
 __all__ = ["app", "main"]

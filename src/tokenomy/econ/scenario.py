@@ -74,6 +74,9 @@ class Scenario(BaseModel):
     )
     generations: list[Generation] = Field(min_length=1, max_length=8)
     tiers: list[TierSpec] = Field(min_length=1, max_length=12)
+    invest: dict[str, Any] | None = Field(
+        None, description="build schedules over years, read by `tokenomy invest` (validated there)"
+    )
 
     @model_validator(mode="after")
     def _fixed_shares_sum_to_one(self) -> Scenario:

@@ -82,7 +82,29 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
         sources=sorted(cat.sources.values(), key=lambda s: s.title),
         version=version,
         generated=dt.date.today().isoformat(),
+        **_over_years(sc),
     )
+
+
+def _over_years(sc: Scenario) -> dict:
+    """The scenario's invest block (else the built-in example's schedules) and nation-scale supply vs demand."""
+    from tokenomy.catalog.markets import markets
+    from tokenomy.econ.invest import default_invest, invest, spec_from_dict
+    from tokenomy.econ.supply import supply
+    from tokenomy.report import invest_figures
+
+    spec = spec_from_dict(sc.invest) if sc.invest is not None else default_invest()[1]
+    rep = invest(sc, spec)
+    sup = supply()
+    used = {f.source_id for _, _, f in markets().all_figures()}
+    return {
+        "invest": rep,
+        "supply": sup,
+        "cash_svg": invest_figures.cumulative_cash_svg(rep),
+        "npv_svg": invest_figures.npv_svg(rep),
+        "supply_svg": invest_figures.supply_svg(sup),
+        "market_sources": sorted((markets().sources[i] for i in used), key=lambda s: s.title),
+    }
 
 
 def write_report(path: str | Path, scenario: Scenario | None = None, result: Plan | None = None) -> Path:

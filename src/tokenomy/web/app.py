@@ -157,3 +157,63 @@ def api_cost(
 def api_claims() -> Any:
     """Every catalog claim recomputed: claimed, ours, ratio, verdict and the assumptions used."""
     return _clean(checks_as_dicts(audit_claims()))
+
+
+# ---- the factory over time and the nation's supply (`tokenomy invest`, `tokenomy supply`) -------------------
+@app.post("/api/invest")
+def api_invest(
+    scenario: Scenario | None = None,
+    price_decline: float | None = Query(
+        None, ge=-0.5, le=0.95, description="yearly token-price decline, all tiers"
+    ),
+) -> Any:
+    """Cash flow over years of the scenario's `invest` block (default: the built-in example's block), per
+    schedule: revenue, opex, capex, cash flow, NPV, IRR, payback; and the break-even price decline."""
+    from tokenomy.econ.invest import default_invest, invest, spec_from_dict
+    from tokenomy.econ.scenario import ScenarioError
+
+    example_sc, example_spec = default_invest()
+    sc = scenario or example_sc
+    _check_ids(sc)
+    try:
+        spec = spec_from_dict(sc.invest, "body.invest") if sc.invest is not None else example_spec
+        if price_decline is not None:
+            spec = spec.model_copy(update={"price_decline_per_year": price_decline})
+        return _clean(invest(sc, spec).as_dict())
+    except (ScenarioError, UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
+        raise _unprocessable("body.invest", exc) from None
+
+
+@app.get("/api/supply")
+def api_supply(
+    country: list[str] = Query([], max_length=4, description="nation ids (us, china); default: all"),
+    first_year: int = Query(2026, ge=2020, le=2060),
+    last_year: int = Query(2030, ge=2020, le=2060),
+    gw_per_year: float | None = Query(None, ge=0, le=10_000),
+    target: bool = False,
+    ai_share: float | None = Query(None, ge=0, le=1),
+    demand_growth: float | None = Query(None, gt=-1, le=100),
+    capex_usd: float | None = Query(None, gt=0, le=1e15),
+    usd_per_gw: float | None = Query(None, gt=0, le=1e13),
+) -> Any:
+    """Tokens/day new power can supply per nation and year vs public demand paths; capex → GW → tokens."""
+    from tokenomy.econ.supply import supply
+
+    try:
+        return _clean(
+            supply(
+                country or None,
+                (first_year, last_year),
+                gw_per_year,
+                target,
+                ai_share,
+                None,
+                demand_growth,
+                capex_usd,
+                usd_per_gw,
+            ).as_dict()
+        )
+    except UnknownIdError as exc:
+        raise _unprocessable("country", exc) from None
+    except (MissingFigureError, ValueError) as exc:
+        raise _unprocessable("first_year", exc) from None
