@@ -115,7 +115,7 @@ def report(points: Sequence[Point], pred: Predictions, mode: str = "in-sample") 
 
 def measured(points: Sequence[Point]) -> Measured:
     """The measured medians of the points as arrays (NaN where absent), the Pareto points weighted up."""
-    from tokenomy.perf.calibration import PARETO_WEIGHT, SUPERSEDED_WEIGHT
+    from tokenomy.perf.calibration import OTHER_CLIENT_TTFT_WEIGHT, PARETO_WEIGHT, SUPERSEDED_WEIGHT
 
     weight = np.ones(len(points))
     for idx in measured_pareto(points):
@@ -126,6 +126,7 @@ def measured(points: Sequence[Point]) -> Measured:
         tpot_ms=np.array([p.measured_tpot_ms or np.nan for p in points], dtype=float),
         tput_per_gpu=np.array([p.measured_tput_column or np.nan for p in points], dtype=float),
         weight=weight,
+        ttft_weight=np.array([OTHER_CLIENT_TTFT_WEIGHT if p.length_scale != 1.0 else 1.0 for p in points]),
     )
 
 

@@ -303,7 +303,7 @@ def _measured_overlay(path: Path, model: str, hardware: str, precision: str, isl
             continue
         try:
             same = (
-                cat.model_variant(p.model_path)[0].id == model
+                cat.model_variant(p.model_path)[0].architecture == cat.model(model).architecture
                 and cat.accelerator(p.system).id == hardware
                 and (not p.precision or p.precision == precision)
             )

@@ -57,6 +57,7 @@ TTFT_WEIGHT = 0.7  # TTFT residuals weigh 0.7 of a TPOT residual (TTFT is noisie
 TPUT_WEIGHT = 1.0  # measured throughput per GPU, where a file has it (InferenceX), weighs as much as TPOT
 PARETO_WEIGHT = 3.0  # a measured Pareto point of its group (where the economics reads the frontier) counts 3×
 SUPERSEDED_WEIGHT = 0.3  # a run of a configuration that a newer run of the same configuration replaced
+OTHER_CLIENT_TTFT_WEIGHT = 0.3  # TTFT of benchmarks whose client times the first token differently (InferenceX)
 PACKAGED = resources.files("tokenomy.perf") / "data" / "calibration.json"
 
 
@@ -183,10 +184,13 @@ class Measured:
     tpot_ms: np.ndarray
     tput_per_gpu: np.ndarray  # only where the file measured throughput itself (InferenceX)
     weight: np.ndarray | None = None  # per point: PARETO_WEIGHT on its group's measured Pareto points, else 1
+    ttft_weight: np.ndarray | None = None  # per point: how much its TTFT counts (clients measure it differently)
 
     def masked(self, keep: np.ndarray) -> Measured:
         arrays = (self.ttft_ms, self.tpot_ms, self.tput_per_gpu)
-        return Measured(*(np.where(keep, a, np.nan) for a in arrays), weight=self.weight)
+        return Measured(
+            *(np.where(keep, a, np.nan) for a in arrays), weight=self.weight, ttft_weight=self.ttft_weight
+        )
 
 
 def fit_backend(
@@ -221,7 +225,11 @@ def fit_backend(
         (measured.tput_per_gpu, "tput_per_gpu", TPUT_WEIGHT),
     ]
     weight = measured.weight if measured.weight is not None else np.ones(n_points)
-    seen = [(np.isfinite(m), m, attr, w * weight[np.isfinite(m)]) for m, attr, w in targets]
+    ttft_w = measured.ttft_weight if measured.ttft_weight is not None else np.ones(n_points)
+    seen = [
+        (has := np.isfinite(m), m, attr, w * weight[has] * (ttft_w[has] if attr == "ttft_ms" else 1.0))
+        for m, attr, w in targets
+    ]
     sparsity = _jacobian_sparsity(groups, n_points, seen, fams, precs, free, nb, nf)
 
     def unpack(x_free: np.ndarray) -> dict[str, dict[str, float]]:

@@ -53,7 +53,8 @@ def _measured(
         if p.error or not p.measured_tpot_ms or not p.measured_tput_per_gpu or (p.isl, p.osl) != (isl, osl):
             continue
         try:
-            if cat.model_variant(p.model_path)[0].id != model or cat.accelerator(p.system).id != accelerator:
+            same_model = cat.model_variant(p.model_path)[0].architecture == cat.model(model).architecture
+            if not same_model or cat.accelerator(p.system).id != accelerator:
                 continue
         except UnknownIdError:
             continue
@@ -70,7 +71,8 @@ def _measured(
 
 
 def keynote(plan: Plan, cat: Catalog | None = None) -> Keynote:
-    """The chart's series for ``plan``: frontiers drawn for its first paid tier's model and ISL/OSL."""
+    """The chart's series for ``plan``: frontiers drawn for its first paid tier's model and ISL/OSL; measured
+    points of a model with the same architecture (DeepSeek-R1-0528 for DeepSeek-R1) are overlaid."""
     cat = cat or catalog()
     tiers0 = plan.generations[0].tiers
     focus = next((t for t in tiers0 if t.price_usd_per_mtok > 0), tiers0[0])
