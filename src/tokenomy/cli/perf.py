@@ -288,6 +288,18 @@ def calibrate(
     else:
         console.print(f"fitted {len(cal.params)} parameter sets on {cal.n_points} points → [bold]{out}[/]")
         _render_validation(rep, top=0)
+        table = Table(title="what pins each parameter")
+        table.add_column("parameters")
+        table.add_column("pinned by")
+        for names, data in cal.notes.get("pinned_by", {}).items():
+            table.add_row(names, data)
+        console.print(table)
+        mtp = cal.params.get("mtp", {})
+        if mtp:
+            console.print(
+                "MTP acceptance per draft token (fitted on random-prompt benchmarks, which accept less than real "
+                "text): " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(mtp.items()))
+            )
 
 
 # ---- frontier -------------------------------------------------------------------------------------------------
@@ -443,10 +455,17 @@ def _render_measured(f, measured: list) -> None:
             f"[dim]no measured point of {f.model} on {f.hardware} ({f.precision}) at this ISL/OSL[/]"
         )
         return
-    table = Table(title=f"measured points on {f.hardware} vs the frontier at their interactivity")
+    from tokenomy.perf.frontier import pareto_mask
+
+    keep = pareto_mask(np.array([m[1] for m in measured]), np.array([m[2] for m in measured]))
+    pareto = [m for m, k in zip(measured, keep, strict=True) if k]
+    table = Table(
+        title=f"measured Pareto points on {f.hardware} ({len(pareto)} of {len(measured)} measured points) vs the "
+        "frontier at their interactivity"
+    )
     for col in ("measured", "tok/s/user", "tok/s/GPU", "frontier tok/s/GPU", "ours / measured"):
         table.add_column(col, justify="right")
-    for label, user, tput in sorted(measured, key=lambda m: m[1]):
+    for label, user, tput in sorted(pareto, key=lambda m: m[1]):
         p = f.at_interactivity(user)
         ours = p.tput_per_gpu if p else None
         table.add_row(

@@ -48,6 +48,20 @@ BOUNDS = {
     "expert_overhead_us": (0.01, 20.0),
 }
 DISAGG_NAMES = ("kv_transfer_eff", "prefill_queue")  # pinned only by disaggregated rows
+# Which measured data pins each fitted parameter (printed by `tokenomy calibrate`, kept in the fit's notes).
+PINNED_BY = {
+    "mem_decode, mem_experts": "low-concurrency decode (TPOT at batch 1-16): bytes read per step",
+    "compute_decode, expert_tile_tokens": "high-concurrency decode (TPOT at batch 64+), MoE models for the tile",
+    "compute_prefill, ttft_overhead_ms": "TTFT at low concurrency (one prompt at a time)",
+    "burst_share, prefill_interference": "TTFT and TPOT as concurrency grows on aggregated engines",
+    "step_overhead_ms, layer_overhead_us, request_overhead_us": "TPOT of small models and large batches",
+    "wide_imbalance, ep_latency_us, expert_overhead_us": "attention-DP / EP rows (InferenceX DP8-EP8, Dynamo wide-EP decode pools)",
+    "comm_latency_us, scaleout_latency_us": "TP rows, and engines spanning nodes (DeepSeek on 16-64 GPUs)",
+    "dequant_eff": "weights without tensor cores (MXFP4 on Hopper/CDNA3); held at 1 where no such row exists",
+    "kv_transfer_eff, prefill_queue": "disaggregated rows (TTFT, throughput); held where a backend has none",
+    "mtp acceptance (backend/precision)": "MTP rows of that backend and precision (random prompts: lower than real text)",
+    "family multipliers": "each hardware family's rows (hopper, blackwell, cdna3, cdna4), pulled toward 1",
+}
 MTP_BOUNDS = (0.05, 0.95)  # acceptance of each drafted token
 DEFAULT_MTP_ACCEPTANCE = (
     0.6  # used where no MTP row of the backend was measured (DeepSeek reports 0.85-0.9 on real text)
@@ -57,7 +71,9 @@ TTFT_WEIGHT = 0.7  # TTFT residuals weigh 0.7 of a TPOT residual (TTFT is noisie
 TPUT_WEIGHT = 1.0  # measured throughput per GPU, where a file has it (InferenceX), weighs as much as TPOT
 PARETO_WEIGHT = 3.0  # a measured Pareto point of its group (where the economics reads the frontier) counts 3×
 SUPERSEDED_WEIGHT = 0.3  # a run of a configuration that a newer run of the same configuration replaced
-OTHER_CLIENT_TTFT_WEIGHT = 0.3  # TTFT of benchmarks whose client times the first token differently (InferenceX)
+OTHER_CLIENT_TTFT_WEIGHT = (
+    0.3  # TTFT of benchmarks whose client times the first token differently (InferenceX)
+)
 PACKAGED = resources.files("tokenomy.perf") / "data" / "calibration.json"
 
 
@@ -184,7 +200,9 @@ class Measured:
     tpot_ms: np.ndarray
     tput_per_gpu: np.ndarray  # only where the file measured throughput itself (InferenceX)
     weight: np.ndarray | None = None  # per point: PARETO_WEIGHT on its group's measured Pareto points, else 1
-    ttft_weight: np.ndarray | None = None  # per point: how much its TTFT counts (clients measure it differently)
+    ttft_weight: np.ndarray | None = (
+        None  # per point: how much its TTFT counts (clients measure it differently)
+    )
 
     def masked(self, keep: np.ndarray) -> Measured:
         arrays = (self.ttft_ms, self.tpot_ms, self.tput_per_gpu)
@@ -372,6 +390,7 @@ def fit_calibration(
             "method": f"scipy.optimize.least_squares, soft-L1 on log errors; TTFT weight {TTFT_WEIGHT}, "
             f"throughput weight {TPUT_WEIGHT}, measured Pareto points ×{PARETO_WEIGHT}; family ridge {FAMILY_RIDGE}",
             "envelope": envelope(groups, measured.tpot_ms),
+            "pinned_by": PINNED_BY,
         },
     )
 

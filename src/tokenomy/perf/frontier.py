@@ -469,9 +469,30 @@ def envelope_of(fronts: list[Frontier], label: str) -> Frontier:
         evaluated=sum(f.evaluated for f in fronts),
         feasible=sum(f.feasible for f in fronts),
         calibration_source="; ".join(sorted({f"{f.backend}: {f.calibration_source}" for f in fronts})),
-        assumptions=sorted({a for f in fronts for a in f.assumptions}),
+        assumptions=_merged_assumptions(fronts, kept),
         backed_points=_upper([p for f in fronts for p in f.backed_points]),
     )
+
+
+def _merged_assumptions(fronts: list[Frontier], kept: list[FrontierPoint]) -> list[str]:
+    """The notes of the frontiers whose points made the envelope, and one line on its extrapolated points."""
+    used = {(p.backend, p.mode, p.mtp) for p in kept}
+    notes: list[str] = []
+    for f in fronts:
+        mine = [p for p in f.points if (p.backend, p.mode, p.mtp) in used and p in kept]
+        for a in f.assumptions:
+            if "frontier points (marked *)" in a or (not mine and ("MTP" in a or "disaggregated" in a)):
+                continue
+            if a not in notes:
+                notes.append(a)
+    n_extra = sum(p.extrapolated for p in kept)
+    if n_extra:
+        notes.append(
+            f"{n_extra} of {len(kept)} frontier points (marked *) lie beyond what measured data of their engine on "
+            "this hardware family shows (running batch per rank, DP/EP width, engine size, way of serving or "
+            "concurrency): extrapolations, which plan/cost/claims leave out unless --allow-extrapolation"
+        )
+    return notes
 
 
 def best_frontier(

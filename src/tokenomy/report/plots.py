@@ -38,7 +38,7 @@ def plot_frontiers(
                 continue
             xs = [p.tok_s_per_user for p in pts]
             ys = [getattr(p, attr) for p in pts]
-            (line,) = ax.plot(xs, ys, linewidth=1.2, label=f"{f.hardware} {f.precision} ({f.backend})"[:80])
+            (line,) = ax.plot(xs, ys, linewidth=1.2, label=f"{f.hardware} {f.precision}")
             for extra in (False, True):
                 sel = [(x, y) for x, y, p in zip(xs, ys, pts, strict=True) if p.extrapolated == extra]
                 if sel:
@@ -50,10 +50,10 @@ def plot_frontiers(
                         zorder=3,
                     )
         if attr == "tput_per_gpu" and measured:
-            for label in sorted({m[0] for m in measured}):
-                sel = [(x, y) for lab, x, y in measured if lab == label]
+            for kind in sorted({m[0] for m in measured}):
+                sel = [(x, y) for lab, x, y in measured if lab == kind]
                 ax.scatter(
-                    *zip(*sel, strict=True), marker="x", s=28, zorder=4, label=f"measured: {label}"[:60]
+                    *zip(*sel, strict=True), marker="x", s=28, zorder=4, label=f"measured: {kind}"[:60]
                 )
         ax.set_xlabel("interactivity (tok/s/user)")
         ax.set_ylabel(label)
