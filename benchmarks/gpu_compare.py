@@ -22,7 +22,7 @@ from tokenomy.catalog import catalog
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.hardware import hardware_spec
 from tokenomy.perf.ops import Parallel, Precision, decode_step_cost
-from tokenomy.perf.serving import Efficiency, fixed_step_s, step_time_s
+from tokenomy.perf.serving import Efficiency, decode_step_s, step_time_s
 
 DEVICE_TO_HARDWARE = {"H100": "h100_sxm", "H200": "h200_sxm", "B200": "b200_sxm", "MI300X": "mi300x"}
 
@@ -40,14 +40,16 @@ def predicted_step_ms(
     cost = decode_step_cost(arch, prec, par, batch.astype(float), context.astype(float), hw.scaleup_domain)
     fitted = load_calibration().efficiency(backend, hw.family)
 
-    def step(eff: Efficiency, overheads: bool) -> np.ndarray:
-        t = step_time_s(cost, hw, "bf16", eff.compute_decode, eff.mem_decode, 0.0, eff.mem_experts)
-        if overheads:
-            t = t + fixed_step_s(arch, eff) + eff.request_overhead_us * 1e-6 * batch
-        return t * 1e3
+    def kernels(eff: Efficiency) -> np.ndarray:
+        return step_time_s(cost, hw, "bf16", eff.compute_decode, eff.mem_decode, 0.0, eff.mem_experts) * 1e3
 
     peak = replace(Efficiency(), mem_decode=1.0, mem_experts=1.0, compute_decode=1.0)
-    return {"roofline": step(peak, False), "kernels": step(fitted, False), "engine": step(fitted, True)}
+    # The engine's step is the serving model's own (decode_step_s): kernels plus every overhead term.
+    engine = (
+        decode_step_s(arch, hw, prec, par, batch.astype(float), context.astype(float), fitted, cost=cost)
+        * 1e3
+    )
+    return {"roofline": kernels(peak), "kernels": kernels(fitted), "engine": engine}
 
 
 def main() -> None:
