@@ -167,3 +167,12 @@ def test_inferencex_accuracy_does_not_regress(inferencex):
     assert rep.overall["tput_per_gpu"].mdape <= 0.16
     for serving in ("agg", "agg + MTP", "disagg", "disagg + MTP"):
         assert rep.by["serving"][serving]["tpot"].mdape <= 0.18, serving
+
+
+def test_engines_are_listed_and_shown_with_their_sources():
+    result = runner.invoke(app, ["catalog", "list", "engines", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {e["id"] for e in json.loads(result.stdout)} == {"trtllm", "sglang", "vllm", "atom"}
+    shown = runner.invoke(app, ["catalog", "show", "dynamo-trt", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["figures"]["max_running_per_rank"]["source"]

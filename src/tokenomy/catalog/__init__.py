@@ -192,7 +192,7 @@ class Catalog:
     def find(self, query: str) -> tuple[str, Any]:
         """Any entry by id or alias, searching every kind; raises UnknownIdError naming close matches."""
         key = normalize(query)
-        for kind in ("systems", "accelerators", "models", "tiers", "regions", "claims"):
+        for kind in ("systems", "accelerators", "models", "tiers", "regions", "claims", "engines"):
             if key in self._index[kind]:
                 return kind, getattr(self, kind)[self._index[kind][key]]
         suggestions: list[str] = []

@@ -19,7 +19,7 @@ from tokenomy.cli.base import (
 )
 
 catalog_app = typer.Typer(
-    help="Browse the sourced catalog (hardware, systems, models, tiers, regions, claims)."
+    help="Browse the sourced catalog (hardware, systems, models, tiers, regions, claims, engines)."
 )
 app.add_typer(catalog_app, name="catalog")
 
@@ -31,6 +31,7 @@ class Kind(StrEnum):
     tiers = "tiers"
     regions = "regions"
     claims = "claims"
+    engines = "engines"
 
 
 _LIST_COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -83,6 +84,13 @@ _LIST_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("value", "value"),
         ("unit", "unit"),
         ("confidence", "conf"),
+    ],
+    "engines": [
+        ("id", "id"),
+        ("name", "name"),
+        ("max_running_per_rank", "running batch / rank"),
+        ("max_concurrency", "largest concurrency run"),
+        ("mtp_draft_tokens", "MTP drafts"),
     ],
 }
 
