@@ -18,7 +18,7 @@ from tokenomy.validation import cross_validate, validate
 POINTS = Path(str(resources.files("tokenomy.perf") / "data" / "calibration_points.csv"))
 runner = CliRunner()
 
-# The in-sample targets; the packaged calibration must stay inside them.
+# In-sample accuracy targets (as in benchmarks/accuracy.py); the packaged calibration must stay inside them.
 THRESHOLDS = {"tpot": 0.12, "tput_per_gpu": 0.15, "ttft": 0.30}
 MIN_COVERAGE = 0.98
 

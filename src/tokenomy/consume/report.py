@@ -1,6 +1,6 @@
 """Tokens per task, token efficiency, success and cost per solved task, by model and task type.
 
-Token-efficiency ratio (FACTS.md §7, the LRMTokenEconomy definition): for each prompt, a model's mean completion
+Token-efficiency ratio (Nous Research, LRMTokenEconomy, Aug 2025, https://github.com/cpldcpu/LRMTokenEconomy): for each prompt, a model's mean completion
 tokens ÷ the mean of the three reference models' means, averaged over the prompts of a type.
 """
 
