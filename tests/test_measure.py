@@ -30,7 +30,7 @@ runner = CliRunner()
 
 
 # ---- pure pieces ---------------------------------------------------------------------------------------------------
-def test_tpot_and_summary_follow_the_facts_definitions():
+def test_tpot_and_summary_follow_the_inferencex_definitions():
     good = RequestResult(
         index=0,
         ok=True,

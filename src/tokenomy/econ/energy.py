@@ -17,7 +17,7 @@ ECOLOGITS = {"alpha": 1.1665e-6, "beta": -1.1206e-2, "gamma": 4.0529e-5, "batch"
 
 @dataclass
 class Energy:
-    joules_per_token_it: float  # all-in IT power / total tok/s (FACTS §1, provisioned)
+    joules_per_token_it: float  # all-in IT power / total tok/s (InferenceX definition, provisioned)
     joules_per_token_facility: float  # × PUE
     wh_per_query: float  # facility energy for one query of ISL + OSL tokens
     gco2_per_mtok: float  # facility energy × grid intensity
