@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,9 +85,12 @@ def _int(row: dict[str, str], key: str, default: int | None, line: int) -> int:
             raise PointsError(f"line {line}: column '{key}' is empty")
         return default
     try:
-        value = int(float(text))
+        number = float(text)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number != int(number):
         raise PointsError(f"line {line}: column '{key}' should be a whole number, got '{text}'") from None
+    value = int(number)
     if value == 0 and default is not None:
         return default  # 0 = "not applicable" (e.g. moe_ep_size on a dense model)
     if value <= 0:
@@ -99,9 +103,12 @@ def _float(row: dict[str, str], key: str, line: int) -> float | None:
     if not text:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise PointsError(f"line {line}: column '{key}' should be a number, got '{text}'") from None
+    if not math.isfinite(value) or value <= 0:
+        raise PointsError(f"line {line}: column '{key}' must be a measured time > 0 ms, got '{text}'")
+    return value
 
 
 def _precision(text: str, fallback: str) -> str:
@@ -150,15 +157,28 @@ def read_points(path: str | Path) -> tuple[list[Point], list[str]]:
     path = Path(path)
     if not path.exists():
         raise PointsError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        header = list(reader.fieldnames or [])
-        absent = [c for c in REQUIRED if c not in header]
-        if absent:
-            raise PointsError(
-                f"{path}: missing column(s) {', '.join(absent)}; expected the calibration.csv columns"
-            )
-        points = [parse_row(row, i) for i, row in enumerate(reader, start=2)]
+    if not path.is_file():
+        raise PointsError(f"{path}: not a file (a points CSV expected)")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            absent = [c for c in REQUIRED if c not in header]
+            if absent:
+                raise PointsError(
+                    f"{path}: missing column(s) {', '.join(absent)}; expected the calibration.csv columns"
+                )
+            points = [parse_row(row, i) for i, row in enumerate(reader, start=2)]
+    except UnicodeDecodeError:
+        raise PointsError(
+            f"{path}: not UTF-8 text (a binary or UTF-16 file?); save the CSV as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise PointsError(f"{path}: line {reader.line_num}: not a readable CSV ({exc})") from None
+    except OSError as exc:
+        raise PointsError(f"{path}: cannot read ({exc.strerror})") from None
+    if not points:
+        raise PointsError(f"{path}: a header but no rows")
     return points, header
 
 

@@ -12,10 +12,17 @@ from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.cli.base import (
     app,
+    choice,
     console,
     fail,
+    input_file,
+    number,
+    output_path,
     print_json,
 )
+
+BACKENDS = ("trtllm", "vllm", "sglang", "llama.cpp")
+PRECISIONS = ("bf16", "fp8", "fp4", "int4")
 
 POINTS_HELP = "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …)."
 POINTS_DEFAULT_HELP = POINTS_HELP + " Default: the 2,364 measured points shipped with tokenomy."
@@ -33,6 +40,7 @@ CALIBRATION_HELP = "Calibration JSON written by `tokenomy calibrate` (default: t
 def _load_points(path: Path):
     from tokenomy.points import PointsError, read_points
 
+    input_file(path, "points CSV")
     try:
         return read_points(path)
     except PointsError as exc:
@@ -42,12 +50,13 @@ def _load_points(path: Path):
 def _load_calibration(path: Path | None):
     from tokenomy.perf.calibration import load_calibration
 
+    input_file(path, "calibration file")
     try:
         return load_calibration(path)
-    except FileNotFoundError:
-        fail(f"{path}: no such calibration file")
-    except (ValueError, KeyError) as exc:
-        fail(f"{path}: not a tokenomy calibration ({exc})")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        fail(f"{path}: not a tokenomy calibration ({type(exc).__name__}: {exc})")
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror})")
 
 
 @app.command()
@@ -70,6 +79,7 @@ def predict(
     from tokenomy.perf.predict import predict_points
     from tokenomy.points import write_points
 
+    output_path(out, "predictions CSV", (".csv",))
     rows, header = _load_points(points)
     pred = predict_points(rows, _load_calibration(calibration))
 
@@ -194,6 +204,7 @@ def calibrate(
     from tokenomy import validation
     from tokenomy.points import file_sha256
 
+    output_path(out, "calibration", (".json",))
     if from_db:
         from tokenomy.measure.to_points import points_from_db
 
@@ -235,11 +246,15 @@ def frontier_cmd(
         ..., "--hardware", "-H", help="Accelerator or system id; repeat to compare."
     ),
     precision: str | None = typer.Option(
-        None, "--precision", help="bf16, fp8, fp4 or int4 (default: the model's)."
+        None,
+        "--precision",
+        callback=choice(*PRECISIONS),
+        help="bf16, fp8, fp4 or int4 (default: the model's).",
     ),
     kv_precision: str | None = typer.Option(
         None,
         "--kv-precision",
+        callback=choice("bf16", "fp8"),
         help="KV-cache precision: bf16 or fp8 (default: FP8 for TRT-LLM FP8/FP4, else BF16).",
     ),
     isl: int = typer.Option(1024, "--isl", min=1, help="Input tokens per request."),
@@ -247,10 +262,14 @@ def frontier_cmd(
     backend: str | None = typer.Option(
         None,
         "--backend",
+        callback=choice(*BACKENDS),
         help="trtllm, vllm, sglang or llama.cpp (default: trtllm on NVIDIA, vllm elsewhere).",
     ),
     cost_basis: str = typer.Option(
-        "neocloud", "--cost-basis", help="$/GPU-hour preset: hyperscaler, neocloud, rental."
+        "neocloud",
+        "--cost-basis",
+        callback=choice("hyperscaler", "neocloud", "rental"),
+        help="$/GPU-hour preset: hyperscaler, neocloud, rental.",
     ),
     max_concurrency: int | None = typer.Option(
         None, "--max-concurrency", min=1, help="Cap the concurrency sweep."
@@ -262,7 +281,7 @@ def frontier_cmd(
         0, "--mtp-draft", min=0, max=8, help="Speculative (MTP) tokens drafted per step."
     ),
     mtp_acceptance: float = typer.Option(
-        0.0, "--mtp-acceptance", min=0.0, max=1.0, help="Acceptance rate per draft."
+        0.0, "--mtp-acceptance", callback=number(0.0, 1.0), help="Acceptance rate per draft."
     ),
     disagg: bool = typer.Option(
         False, "--disagg", help="Disaggregated prefill/decode (prefill GPUs counted)."
@@ -281,6 +300,7 @@ def frontier_cmd(
     from tokenomy.perf.frontier import CONCURRENCIES, frontier
     from tokenomy.perf.serving import ServingOptions
 
+    output_path(plot, "plot", (".png", ".svg", ".pdf"))
     options = ServingOptions(mtp_draft_tokens=mtp_draft, mtp_acceptance=mtp_acceptance, disaggregated=disagg)
     cal = _load_calibration(calibration)
     conc = CONCURRENCIES[max_concurrency >= CONCURRENCIES] if max_concurrency else None
@@ -314,10 +334,12 @@ def frontier_cmd(
         return
     for f in results:
         _render_frontier(f)
-        if not f.points:
+        if not f.points and not f.feasible:
+            limit = f"{max_gpus} GPUs (--max-gpus)" if max_gpus else "the scale-up domain"
             console.print(
-                f"[red]no deployment of {f.model} fits on {f.hardware} within the GPU limit; "
-                "try --max-gpus or a lower precision[/]"
+                f"[red]{f.model} does not fit in memory on {f.hardware}: no deployment up to {limit} holds the "
+                f"weights and the KV cache of one request of ISL {f.isl} + OSL {f.osl}; try a shorter ISL/OSL or "
+                "a lower precision[/]"
             )
     if plot:
         console.print(f"plot → [bold]{plot}[/]")

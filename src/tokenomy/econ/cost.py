@@ -82,6 +82,12 @@ def cost_report(
         prec = precision or native_precision(hw, m.default_precision, cat)
         f = frontier(m.id, acc.id, prec, isl, osl, calibration=cal)
         p = f.at_interactivity(tok_s_per_user)
+        if p is None and not f.feasible:
+            notes.append(
+                f"{hw}: {m.id} does not fit in memory: no deployment holds the weights and the KV cache of one "
+                f"request of ISL {isl} + OSL {osl}"
+            )
+            continue
         if p is None:
             best = max((q.tok_s_per_user for q in f.points), default=0)
             notes.append(f"{hw}: cannot reach {tok_s_per_user:g} tok/s/user (best {best:.0f})")

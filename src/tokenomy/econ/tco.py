@@ -23,8 +23,8 @@ FALLBACK_CAPEX_USD_PER_GW = 40e9
 class Ownership(BaseModel):
     """Assumptions of the owned basis (editable; defaults are tokenomy's and marked [U] in outputs)."""
 
-    model_config = ConfigDict(extra="forbid")
-    lifetime_years: float = Field(5.0, gt=0, description="depreciation life of the hardware")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    lifetime_years: float = Field(5.0, ge=0.5, le=50, description="depreciation life of the hardware")
     cost_of_capital: float = Field(0.10, ge=0, lt=1, description="annual rate for the capex annuity")
     opex_fraction: float = Field(
         0.05, ge=0, lt=1, description="yearly opex (maintenance, staff, space) / capex"
