@@ -4,7 +4,6 @@ code 2, no traceback, no file written that was not asked for, never a negative o
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -225,9 +224,9 @@ def test_outputs_are_checked_before_the_work(tmp_path):
 
 
 def test_no_folder_is_created_silently(tmp_path):
-    root_dir = Path("/tokenomy-test-should-not-exist")
-    out = bad("frontier", "-m", "llama-3.1-8b", "-H", "h100", "--plot", str(root_dir / "f.png"))
-    assert "does not exist" in out and not root_dir.exists()
+    missing = tmp_path / "no-such-folder"
+    out = bad("frontier", "-m", "llama-3.1-8b", "-H", "h100", "--plot", str(missing / "f.png"))
+    assert "does not exist" in out and not missing.exists()
     out = bad("report", "--out", str(tmp_path / "new" / "r.html"))
     assert not (tmp_path / "new").exists()
 

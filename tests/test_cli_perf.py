@@ -98,6 +98,7 @@ def test_validate_json_reports_breakdowns():
     assert data["by"]["system"]["b200_sxm"]["tpot"]["n"] > 900
 
 
+@pytest.mark.slow
 def test_calibrate_then_use_the_fit(tmp_path, points):
     rows, header = points
     subset = tmp_path / "llama70b.csv"
@@ -117,6 +118,7 @@ def test_calibrate_then_use_the_fit(tmp_path, points):
     assert json.loads(result.stdout)["overall"]["tpot"]["mdape"] < 0.15
 
 
+@pytest.mark.slow
 def test_cross_validation_scores_the_group_left_out(points):
     rows, _ = points
     sub = [p for p in rows if p.model_path in ("meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B")]

@@ -63,6 +63,7 @@ def test_frontier_catalog_cost_claims_endpoints():
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/api/plan", "/api/frontier", "/api/cost"}
 
 
+@pytest.mark.slow
 def test_api_conforms_to_its_openapi_schema():
     schemathesis = pytest.importorskip("schemathesis")
     from hypothesis import HealthCheck, given, settings
@@ -110,28 +111,30 @@ def server():
     thread.join(timeout=10)
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"),
     reason="Debian chromium not installed (make test installs it as root)",
 )
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_planner_page_in_chromium(server):
     from playwright.sync_api import sync_playwright
 
     assert shutil.which("chromium") or Path(CHROMIUM).exists(), "make test must install Debian's chromium"
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1300, "height": 1100})
         page.goto(server + "/")
         rows = "#plan-table tbody tr"
@@ -162,3 +165,39 @@ def test_planner_page_in_chromium(server):
         page.screenshot(path=str(ARTIFACTS / "planner.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "planner.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_markup_in_api_names_stays_text_in_chromium(server):
+    """Names from the API that look like HTML are shown as text: no element is created, no handler fires."""
+    import json
+
+    from playwright.sync_api import sync_playwright
+
+    evil = '<img src=x onerror="window.pwned=1">'
+    real = client.post("/api/plan").json()
+    real["generations"][0]["name"] = evil
+    real["generations"][0]["tiers"][0]["name"] = evil
+    regions = {"regions": [{"id": "us", "name": evil, "electricity_usd_per_kwh": 0.08}]}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.route(
+            "**/api/plan",
+            lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(real)),
+        )
+        page.route(
+            "**/api/catalog?kind=regions",
+            lambda route: route.fulfill(
+                status=200, content_type="application/json", body=json.dumps(regions)
+            ),
+        )
+        page.goto(server + "/")
+        page.wait_for_function("document.querySelectorAll('#plan-table tbody tr').length > 0", timeout=30_000)
+        page.wait_for_timeout(300)
+        assert page.locator("#plan-table tbody tr").first.locator("td").first.inner_text() == evil
+        assert page.locator("#region option").first.inner_text().startswith(evil)
+        assert page.locator("main img").count() == 0
+        assert page.evaluate("window.pwned") is None
+        browser.close()
