@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import glob
 import json
+import re
 import sysconfig
 from importlib import resources
 from pathlib import Path
@@ -64,6 +65,22 @@ def test_every_figure_has_source_date_and_confidence():
         assert fig.source and fig.url, (where, name)
         assert isinstance(fig.as_of, dt.date), (where, name)
         assert fig.confidence in "OSWU", (where, name)
+
+
+def test_sources_cite_urls_or_documents_inside_the_repository():
+    repo = Path(__file__).resolve().parents[1]
+    for source in catalog().sources.values():
+        url = source.url
+        if url.startswith("https://") or url == "tokenomy catalog":
+            continue
+        doc, _, anchor = url.partition("#")
+        assert not doc.startswith(("/", "..")) and "FACTS" not in doc, (source.id, url)
+        text = (repo / doc).read_text(encoding="utf-8")
+        headings = {
+            re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+            for h in re.findall(r"^#+ (.+)$", text, re.M)
+        }
+        assert anchor in headings, (source.id, url)
 
 
 def test_unverified_figures_are_flagged_in_list_output():

@@ -143,7 +143,7 @@ async def run_suite(
 ) -> list[TaskResult]:
     """Every task × run; failures are results with a reason, never exceptions."""
     if grader == "judge" and not judge_url:
-        raise ValueError("--grader judge needs --judge-url")
+        raise ValueError("grader judge needs a judge_url")
     target = endpoint(url, "chat")
     jobs = [(t, r) for r in range(1, runs + 1) for t in tasks]
     results: list[TaskResult] = []

@@ -92,7 +92,7 @@ def check(rule: Check, answer: str) -> bool:
 def grade(task: Task, answer: str) -> tuple[float, list[bool]]:
     """Weighted share of criteria met (1.0 = solved) and which criteria passed."""
     if not task.rules:
-        raise SuiteError(f"prompt '{task.prompt_id}' has no rules: grade it with --grader judge")
+        raise SuiteError(f"prompt '{task.prompt_id}' has no rules: grade it with the judge grader")
     met = [all(check(rule, answer) for rule in rules) for rules in task.rules]
     weights = task.weight or [1.0] * len(met)
     return sum(w for w, ok in zip(weights, met, strict=True) if ok) / sum(weights), met
