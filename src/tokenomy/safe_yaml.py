@@ -83,13 +83,19 @@ def load_yaml(text: str, where: str = "YAML") -> tuple[Any, yaml.Node | None]:
     """Parse untrusted YAML: the data and its node tree (for line numbers). Raises YamlError."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YamlError(f"{where}: larger than {MAX_BYTES // 1000:,} kB; not a tokenomy file")
-    loader = _Loader(text, where)
+    loader = None
     try:
+        loader = _Loader(text, where)  # the reader rejects control characters here
         root = loader.get_single_node()
         if root is None:
             return None, None
         _expanded_size(root, where)
         return loader.construct_document(root), root
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(
+            f"{where}: line {line}: a control character (#x{exc.character:02x}) YAML forbids"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""
@@ -97,4 +103,5 @@ def load_yaml(text: str, where: str = "YAML") -> tuple[Any, yaml.Node | None]:
     except RecursionError:
         raise YamlError(f"{where}: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

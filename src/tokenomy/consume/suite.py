@@ -131,10 +131,14 @@ def load_suite(name_or_path: str = "token-economy-v1") -> list[Task]:
     path = Path(name_or_path)
     if not path.exists():
         raise SuiteError(f"{path}: no such suite (use token-economy-v1 or a JSON file)")
+    if not path.is_file():
+        raise SuiteError(f"{path}: not a file (a suite is one JSON file)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # includes UnicodeDecodeError
         raise SuiteError(f"{path}: not JSON ({exc})") from None
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read ({exc.strerror})") from None
     if not isinstance(data, dict) or not isinstance(data.get("prompts"), list):
         raise SuiteError(f'{path}: expected {{"prompts": [...]}}')
     return _validate(data["prompts"], str(path))
