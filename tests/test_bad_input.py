@@ -80,6 +80,14 @@ def test_scenario_numbers_are_strict_and_finite(old, new, field):
     assert f" {field}: " in str(info.value) and "line " in str(info.value)
 
 
+def test_an_unknown_backend_in_a_scenario_is_rejected():
+    text = EXAMPLE_YAML.replace(
+        "hardware: [{system: hgx_h200}]", "hardware: [{system: hgx_h200}]\n    backend: tensorflow"
+    )
+    with pytest.raises(ScenarioError, match="generations.0.backend"):
+        parse_scenario(text, "s.yaml")
+
+
 def test_a_tier_listed_twice_is_rejected():
     text = EXAMPLE_YAML.replace("{tier: ultra, share: 0.0}", "{tier: free, share: 0.0}")
     with pytest.raises(ScenarioError, match="free listed more than once"):

@@ -38,7 +38,9 @@ class Generation(BaseModel):
         None,
         description="weight precision; default: the lowest the hardware computes natively (FP4 > FP8 > BF16)",
     )
-    backend: str | None = Field(None, max_length=32)
+    backend: Literal["trtllm", "vllm", "sglang", "llama.cpp"] | None = Field(
+        None, description="serving framework; default: trtllm on NVIDIA, vllm elsewhere"
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Generation:
