@@ -112,7 +112,7 @@ def test_a_flood_of_plans_does_not_block_other_requests(monkeypatch):
     def slow_plan(scenario_json: str):
         started.release()
         assert release.wait(30)
-        return {"slow": True}
+        return b'{"slow": true}'
 
     monkeypatch.setattr(web, "_plan", slow_plan)
     answers: list[int] = []

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from tokenomy.catalog import KINDS, UnknownIdError, catalog
 from tokenomy.catalog.schema import MissingFigureError
@@ -60,6 +60,15 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
+
+
+def _json(value: Any) -> bytes:
+    """A library object as JSON bytes (NaN → null), made where it is computed: off the event loop."""
+    return json.dumps(_clean(value), default=str, separators=(",", ":")).encode()
+
+
+def _reply(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
 def _echo(value: Any) -> Any:
@@ -191,11 +200,11 @@ async def docs() -> HTMLResponse:
 
 # ---- the API --------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=64)
-def _catalog(kind: str | None, id: str | None) -> Any:
+def _catalog(kind: str | None, id: str | None) -> bytes:
     if id is not None:
-        return _clean(show_entry(id))
+        return _json(show_entry(id))
     kinds = [kind] if kind else list(KINDS)
-    return _clean({k: list_entries(k) for k in kinds})
+    return _json({k: list_entries(k) for k in kinds})
 
 
 @app.get("/api/catalog")
@@ -205,14 +214,14 @@ async def api_catalog(
 ) -> Any:
     """Catalog entries (a list per kind), or one entry with every figure's source, date and confidence."""
     try:
-        return _catalog(kind, id)
+        return _reply(_catalog(kind, id))
     except UnknownIdError as exc:
         raise _unprocessable("id", exc) from None
 
 
 @functools.lru_cache(maxsize=256)
-def _frontier(*args: Any) -> Any:
-    return _clean(dataclasses.asdict(frontier(*args)))
+def _frontier(*args: Any) -> bytes:
+    return _json(dataclasses.asdict(frontier(*args)))
 
 
 @app.get("/api/frontier")
@@ -227,7 +236,7 @@ async def api_frontier(
 ) -> Any:
     """The Pareto frontier of tok/s per GPU (and per MW, per $) against tok/s/user."""
     try:
-        return await _off_loop(_frontier, model, hardware, precision, isl, osl, backend, cost_basis)
+        return _reply(await _off_loop(_frontier, model, hardware, precision, isl, osl, backend, cost_basis))
     except UnknownIdError as exc:
         raise _unprocessable("model" if exc.kind == "model" else "hardware", exc) from None
     except (MissingFigureError, ValueError) as exc:
@@ -235,8 +244,8 @@ async def api_frontier(
 
 
 @functools.lru_cache(maxsize=64)
-def _plan(scenario_json: str) -> Any:
-    return _clean(plan(Scenario.model_validate_json(scenario_json)).as_dict())
+def _plan(scenario_json: str) -> bytes:
+    return _json(plan(Scenario.model_validate_json(scenario_json)).as_dict())
 
 
 @app.post("/api/plan")
@@ -245,7 +254,7 @@ async def api_plan(scenario: Scenario | None = None) -> Any:
     sc = scenario or default_scenario()
     _check_ids(sc)
     try:
-        return await _off_loop(_plan, sc.model_dump_json())
+        return _reply(await _off_loop(_plan, sc.model_dump_json()))
     except (UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
         raise _unprocessable("body.tiers", exc) from None
 
@@ -254,7 +263,7 @@ async def api_plan(scenario: Scenario | None = None) -> Any:
 def _cost(
     model: str, hardware: tuple, tok_s_per_user: float, isl: int, osl: int, region: tuple, basis: tuple
 ):
-    return _clean(
+    return _json(
         cost_report(model, list(hardware), tok_s_per_user, isl, osl, list(region), list(basis)).as_dict()
     )
 
@@ -273,9 +282,10 @@ async def api_cost(
     if any(len(x) > 100 for x in [*hardware, *region]):
         raise _unprocessable("hardware", ValueError("ids are at most 100 characters"))
     try:
-        return await _off_loop(
+        body = await _off_loop(
             _cost, model, tuple(hardware), tok_s_per_user, isl, osl, tuple(region), tuple(basis)
         )
+        return _reply(body)
     except UnknownIdError as exc:
         raise _unprocessable({"model": "model", "region": "region"}.get(exc.kind, "hardware"), exc) from None
     except (MissingFigureError, ValueError) as exc:
@@ -283,14 +293,14 @@ async def api_cost(
 
 
 @functools.cache
-def _claims() -> Any:
-    return _clean(checks_as_dicts(audit_claims()))
+def _claims() -> bytes:
+    return _json(checks_as_dicts(audit_claims()))
 
 
 @app.get("/api/claims")
 async def api_claims() -> Any:
     """Every catalog claim recomputed: claimed, ours, ratio, verdict and the assumptions used."""
-    return await _off_loop(_claims)
+    return _reply(await _off_loop(_claims))
 
 
 # ---- transport guards -----------------------------------------------------------------------------------------
