@@ -166,6 +166,7 @@ def test_computed_params_match_every_catalog_published_figure():
             assert err <= tolerance, (model.id, name, computed, fig.value)
 
 
+@pytest.mark.slow
 def test_smollm2_transcription_matches_its_gguf():
     gguf = pytest.importorskip("gguf")
     assert gguf

@@ -9,6 +9,7 @@ import yaml
 MAX_BYTES = 1_000_000  # a scenario is a few kB
 MAX_ALIASES = 200  # anchors are for sharing a block or two, not for building documents
 MAX_NODES = 200_000  # nodes after expanding every alias (an alias "bomb" grows ×N per level)
+MAX_DEPTH = 64  # nesting of lists and mappings
 
 
 class YamlError(ValueError):
@@ -22,6 +23,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.where = where
         self.aliases = 0
+        self.depth = 0
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
         if self.check_event(yaml.AliasEvent):
@@ -31,7 +33,16 @@ class _Loader(yaml.SafeLoader):
                 raise YamlError(
                     f"{self.where}: line {mark.line + 1}: more than {MAX_ALIASES} aliases (*name); write the values out"
                 )
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlError(
+                    f"{self.where}: line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
         if isinstance(node, yaml.MappingNode):
@@ -100,7 +111,7 @@ def load_yaml(text: str, where: str = "YAML") -> tuple[Any, yaml.Node | None]:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}:" if mark else ""
         raise YamlError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
-    except RecursionError:
+    except RecursionError:  # pragma: no cover - MAX_DEPTH stops nesting long before
         raise YamlError(f"{where}: nested too deeply") from None
     finally:
         if loader is not None:

@@ -377,10 +377,10 @@ def report_cmd(
 ) -> None:
     """One self-contained HTML report (works offline): plan, tier allocation, money, frontiers, cost by region,
     claims audit, model accuracy and every assumption with its source."""
+    output_path(out, "report", (".html", ".htm"))
     from tokenomy.econ.scenario import ScenarioError, load_scenario
     from tokenomy.report.html import write_report
 
-    output_path(out, "report", (".html", ".htm"))
     try:
         sc = load_scenario(scenario)
         with console.status("planning and drawing…"):
