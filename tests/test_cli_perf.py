@@ -134,6 +134,7 @@ def test_cv_rejects_unknown_grouping():
     assert result.exit_code == 2 and "system, model, backend" in result.output
 
 
+@pytest.mark.slow
 def test_frontier_json_and_plot(tmp_path):
     png = tmp_path / "f.png"
     result = runner.invoke(
