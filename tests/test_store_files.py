@@ -242,3 +242,12 @@ def test_consume_run_counts_non_completion_answers_as_failures(tmp_path):
         ]
     assert len(errors) == 5 and all(errors)
     assert any("not JSON" in e for e in errors) and any("completion_tokens" in e for e in errors)
+
+
+def test_escape_codes_in_stored_names_are_printed_escaped(tmp_path):
+    path = tmp_path / "r.duckdb"
+    with Store(path) as store:
+        store.start_run(url="http://x", model="\x1b[31mred\x1b]0;title\x07", api="chat", mode="concurrency")
+    result = runner.invoke(app, ["results", "list", "--db", str(path)])
+    assert result.exit_code == 0
+    assert "\x1b" not in result.output and "\x07" not in result.output and "\\x1b[31mre" in result.output
