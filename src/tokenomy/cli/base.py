@@ -49,10 +49,14 @@ class _Group(typer.core.TyperGroup):
     """The root command group: input errors raised anywhere below become `error: …` and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        duckdb = sys.modules.get("duckdb")
+        database_error = duckdb.Error if duckdb is not None else ()
         try:
             return super().invoke(ctx)
         except _user_errors() as exc:
             fail(str(exc))
+        except database_error as exc:  # a damaged results file found mid-query (truncated pages)
+            fail(f"results database: {str(exc).strip().splitlines()[0]}")
 
 
 app = typer.Typer(
