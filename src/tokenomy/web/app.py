@@ -137,7 +137,7 @@ def _csp(page: str) -> str:
     """A strict Content-Security-Policy for a page: only its own inline script and style (by hash) may run."""
 
     def hashes(tag: str) -> str:
-        blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", page, flags=re.S)
+        blocks = re.findall(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", page, flags=re.S)
         return " ".join(
             f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks
         )
