@@ -1,11 +1,12 @@
-# tokenomy: `make run` (the main job on the built-in default scenario) and `make test` (every test).
+# tokenomy: `make run` (the main job on the built-in default scenario), `make test` (every test) and
+# `make test-fast` (the suite without e2e, browser and slow tests: seconds).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint install clean bench browser
+.PHONY: run test test-fast lint install clean bench browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,6 +36,9 @@ browser:
 test: $(STAMP_TEST) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP_TEST)
+	$(BIN)/python -m pytest -q -m "not e2e and not browser and not slow"
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check src tests benchmarks

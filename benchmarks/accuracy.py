@@ -29,7 +29,7 @@ INFERENCEX_TARGETS = {"tpot": 0.15, "tput_per_gpu": 0.15}
 CV_TARGET = 0.25
 FRONTIER_IN_SAMPLE = (0.85, 1.15)
 FRONTIER_LOSO = (0.75, 1.33)
-# InferenceX v1 (Oct 2025): gpt-oss-120b, ISL 1k / OSL 8k, tok/s per all-in MW at 90 tok/s/user.
+# InferenceX v1 blog (SemiAnalysis, Oct 2025, https://inferencex.semianalysis.com): gpt-oss-120b, ISL 1k / OSL 8k, tok/s per all-in MW at 90 tok/s/user.
 ANCHORS = {"h100_sxm": 0.90e6, "b200_sxm": 2.8e6, "mi300x": 0.75e6, "mi355x": 2.55e6}
 ANCHOR_BAND = 0.35
 

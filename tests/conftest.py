@@ -1,4 +1,8 @@
-"""Shared fixtures: the real llama.cpp server with SmolLM2-135M on a free loopback port."""
+"""Shared fixtures: the real llama.cpp server with SmolLM2-135M on a free loopback port.
+
+A test that uses a real server fixture is marked `e2e` here, so `pytest -m "not e2e and not browser and not slow"`
+(`make test-fast`) leaves it out without each test having to say so.
+"""
 
 from __future__ import annotations
 
@@ -67,3 +71,13 @@ def llama_server():
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+E2E_FIXTURES = {"llama_server", "server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that starts a real server (through a fixture) as e2e."""
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

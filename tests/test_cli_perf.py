@@ -148,6 +148,7 @@ def test_validate_defaults_to_every_packaged_file():
     assert {"mi300x", "mi355x", "gb200"} <= set(data["by"]["system"])
 
 
+@pytest.mark.slow
 def test_calibrate_then_use_the_fit(tmp_path, points):
     rows, header = points
     subset = tmp_path / "llama70b.csv"
@@ -167,6 +168,7 @@ def test_calibrate_then_use_the_fit(tmp_path, points):
     assert json.loads(result.stdout)["overall"]["tpot"]["mdape"] < 0.15
 
 
+@pytest.mark.slow
 def test_cross_validation_scores_the_group_left_out(points):
     rows, _ = points
     sub = [p for p in rows if p.model_path in ("meta-llama/Llama-3.1-70B", "Qwen/Qwen3-32B")]
@@ -182,6 +184,7 @@ def test_cv_rejects_unknown_grouping():
     assert result.exit_code == 2 and "system, model, backend" in result.output
 
 
+@pytest.mark.slow
 def test_frontier_json_and_plot(tmp_path):
     png = tmp_path / "f.png"
     result = runner.invoke(

@@ -165,6 +165,7 @@ def test_consume_run_against_real_smollm2_appears_in_report(llama_server, tmp_pa
     assert rows == (19, 19)
 
 
+@pytest.mark.slow
 def test_report_plots(tmp_path):
     result = runner.invoke(app, ["consume", "report", "--plot", str(tmp_path), "--json"])
     assert result.exit_code == 0

@@ -207,6 +207,7 @@ def test_cost_cli_compares_regions_and_hardware():
     assert data["verdicts"] and data["public_per_query_wh"]
 
 
+@pytest.mark.slow
 def test_report_is_one_self_contained_file(tmp_path):
     out = tmp_path / "r.html"
     result = runner.invoke(app, ["report", "--out", str(out)])

@@ -30,7 +30,7 @@ runner = CliRunner()
 
 
 # ---- pure pieces ---------------------------------------------------------------------------------------------------
-def test_tpot_and_summary_follow_the_facts_definitions():
+def test_tpot_and_summary_follow_the_inferencex_definitions():
     good = RequestResult(
         index=0,
         ok=True,
@@ -194,6 +194,7 @@ class FakeServer:
         self.thread.join(timeout=10)
 
 
+@pytest.mark.slow
 def test_faults_are_counted_with_reasons_and_the_run_goes_on(tmp_path):
     db = tmp_path / "f.duckdb"
     with FakeServer() as url:
@@ -370,6 +371,7 @@ def test_bench_real_llama_cpp_server(llama_server, tmp_path):
     assert usage["completion_tokens"] == streamed
 
 
+@pytest.mark.e2e
 def test_ctrl_c_keeps_every_finished_request(tmp_path):
     """A real SIGINT to a running `tokenomy bench`: exit 130, the run marked interrupted, its requests stored."""
     import signal

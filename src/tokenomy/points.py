@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,9 +150,12 @@ def _int(row: dict[str, str], key: str, default: int | None, line: int) -> int:
             raise PointsError(f"line {line}: column '{key}' is empty")
         return default
     try:
-        value = int(float(text))
+        number = float(text)
     except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number != int(number):
         raise PointsError(f"line {line}: column '{key}' should be a whole number, got '{text}'") from None
+    value = int(number)
     if value == 0 and default is not None:
         return default  # 0 = "not applicable" (e.g. moe_ep_size on a dense model)
     if value <= 0:
@@ -167,8 +171,8 @@ def _float(row: dict[str, str], key: str, line: int) -> float | None:
         value = float(text)
     except ValueError:
         raise PointsError(f"line {line}: column '{key}' should be a number, got '{text}'") from None
-    if not value > 0 or value == float("inf"):
-        raise PointsError(f"line {line}: column '{key}' must be a positive number, got '{text}'")
+    if not math.isfinite(value) or value <= 0:
+        raise PointsError(f"line {line}: column '{key}' must be a finite number > 0, got '{text}'")
     return value
 
 
@@ -308,20 +312,33 @@ def read_points(path: str | Path) -> tuple[list[Point], list[str]]:
     path = Path(path)
     if not path.exists():
         raise PointsError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        header = list(reader.fieldnames or [])
-        absent = [c for c in REQUIRED if c not in header]
-        if absent:
-            raise PointsError(
-                f"{path}: missing column(s) {', '.join(absent)}; expected the calibration.csv columns"
-            )
-        points = []
-        for i, row in enumerate(reader, start=2):
-            try:
-                points.append(parse_row(row, i))
-            except PointsError as exc:
-                points.append(Point(line=i, raw=dict(row), error=str(exc)))
+    if not path.is_file():
+        raise PointsError(f"{path}: not a file (a points CSV expected)")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            absent = [c for c in REQUIRED if c not in header]
+            if absent:
+                raise PointsError(
+                    f"{path}: missing column(s) {', '.join(absent)}; expected the calibration.csv columns"
+                )
+            points = []
+            for i, row in enumerate(reader, start=2):
+                try:
+                    points.append(parse_row(row, i))
+                except PointsError as exc:  # a bad row gets its note; the file goes on
+                    points.append(Point(line=i, raw=dict(row), error=str(exc)))
+    except UnicodeDecodeError:
+        raise PointsError(
+            f"{path}: not UTF-8 text (a binary or UTF-16 file?); save the CSV as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise PointsError(f"{path}: line {reader.line_num}: not a readable CSV ({exc})") from None
+    except OSError as exc:
+        raise PointsError(f"{path}: cannot read ({exc.strerror})") from None
+    if not points:
+        raise PointsError(f"{path}: a header but no rows")
     return points, header
 
 

@@ -1,11 +1,13 @@
 """Results in one DuckDB file: append-only tables `runs`, `requests` and `summaries`.
 
 A run row is written before load starts and each request as it finishes, so a run that is interrupted
-(Ctrl-C, crash) keeps every measurement it made; its summary row is simply missing.
+(Ctrl-C, crash) keeps every measurement it made; its summary row is simply missing. Readers open the file
+read-only and never create it; writers check that an existing file holds tokenomy's tables before writing.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -41,12 +43,119 @@ def default_db_path() -> Path:
     return base / "tokenomy" / "results.duckdb"
 
 
+class StoreError(Exception):
+    """A results database that cannot be opened or is not tokenomy's; the message names the file."""
+
+
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-12 of every DuckDB database file
+
+
+@functools.cache
+def _expected_columns() -> dict[str, set[str]]:
+    """Tokenomy's tables and their columns, read from SCHEMA itself."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(SCHEMA)
+        return _columns(con)
+    finally:
+        con.close()
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall()
+    tables: dict[str, set[str]] = {}
+    for table, column in rows:
+        tables.setdefault(table, set()).add(column)
+    return tables
+
+
+def _check_file(path: Path, read_only: bool, default: bool) -> None:
+    """Refuse, with a reason, a path that is not (or cannot become) a tokenomy DuckDB file."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a DuckDB file")
+    if not path.exists():
+        if read_only:
+            raise StoreError(f"{path}: no results database there (nothing stored yet, or a mistyped path)")
+        if default:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise StoreError(f"{path}: folder {path.parent} is read-only; cannot create the database")
+        return
+    if not path.is_file():
+        raise StoreError(f"{path}: not a regular file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(head) < 12 or head[8:12] != DUCKDB_MAGIC:
+        raise StoreError(f"{path}: not a DuckDB database file")
+    if not read_only and not os.access(path, os.W_OK):
+        raise StoreError(f"{path}: read-only; cannot store results in it")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower() or "different configuration" in text:
+            raise StoreError(
+                f"{path}: in use by another process (a running bench?); try again later"
+            ) from None
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise StoreError(f"{path}: cannot open as a DuckDB database ({first})") from None
+
+
 class Store:
-    def __init__(self, path: str | Path | None = None):
+    """The results database. ``read_only=True`` for readers: the file must exist and is never changed."""
+
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
         self.path = Path(path) if path else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path))
-        self.con.execute(SCHEMA)
+        self.read_only = read_only
+        _check_file(self.path, read_only, default=path is None)
+        self.con = _connect(self.path, read_only)
+        try:
+            self._check_schema()
+            if not read_only:
+                self.con.execute(SCHEMA)
+        except duckdb.Error as exc:
+            self.con.close()
+            raise StoreError(
+                f"{self.path}: unreadable DuckDB database ({str(exc).splitlines()[0]})"
+            ) from None
+        except BaseException:
+            self.con.close()
+            raise
+
+    @classmethod
+    def reader(cls, path: str | Path | None = None) -> Store:
+        """Open an existing database read-only (list, show, export, calibrate from it, reports)."""
+        return cls(path, read_only=True)
+
+    def _check_schema(self) -> None:
+        """An existing file must hold tokenomy's tables (with their columns), or nothing at all when writing."""
+        tables = _columns(self.con)
+        expected = _expected_columns()
+        ours = [t for t in expected if t in tables]
+        for table in ours:
+            missing = sorted(expected[table] - tables[table])
+            if missing:
+                raise StoreError(
+                    f"{self.path}: its table '{table}' is not tokenomy's (no column {', '.join(missing)}); "
+                    "use another file"
+                )
+        if not ours and tables:
+            raise StoreError(
+                f"{self.path}: a DuckDB database of something else (tables {', '.join(sorted(tables))}); "
+                "use another file"
+            )
+        if self.read_only and len(ours) < len(expected):
+            raise StoreError(f"{self.path}: holds no tokenomy results (tables missing)")
 
     def close(self) -> None:
         self.con.close()
@@ -147,13 +256,17 @@ class Store:
     def export(self, run_id: str, path: str | Path, fmt: str) -> Path:
         """Requests of a run (or every run of a sweep) to csv, parquet or json, with DuckDB's COPY."""
         path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"{path}: is a folder; give a file name")
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: folder {path.parent} does not exist")
         options = {
             "csv": "FORMAT CSV, HEADER",
             "parquet": "FORMAT PARQUET",
             "json": "FORMAT JSON, ARRAY true",
         }
         if fmt not in options:
-            raise ValueError("--format must be csv, parquet or json")
+            raise ValueError(f"format must be csv, parquet or json, not '{fmt}'")
         self.run(run_id)  # a clear KeyError when unknown
         if not run_id.replace("-", "").replace("_", "").isalnum():
             raise KeyError(f"not a run id: {run_id!r}")

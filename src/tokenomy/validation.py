@@ -143,6 +143,8 @@ def calibrate(
 
 def validate(points: Sequence[Point], calibration: Calibration | None = None) -> ValidationReport:
     """In-sample: predict with the given (default: packaged) calibration, compare with the measurements."""
+    if not points:
+        raise ValueError("points: none to validate")
     calibration = calibration or load_calibration()
     pred = predict_groups(
         group_points(points), len(points), calibration.efficiency, acceptance_for=calibration.mtp_acceptance
@@ -161,7 +163,9 @@ def cross_validate(
 ) -> ValidationReport:
     """Leave one group out: refit without it, predict it; the report pools the left-out predictions."""
     if by not in CV_KEYS:
-        raise ValueError(f"--cv must be one of {', '.join(CV_KEYS)}, not '{by}'")
+        raise ValueError(f"cv: must be one of {', '.join(CV_KEYS)}, not '{by}'")
+    if not points:
+        raise ValueError("points: none to cross-validate")
     key = CV_KEYS[by]
     groups = group_points(points)
     n = len(points)

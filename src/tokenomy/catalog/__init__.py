@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from tokenomy.catalog.architecture import Architecture, architecture_from_hf_config
 from tokenomy.catalog.schema import (
     ACCELERATOR_FIGURES,
@@ -37,6 +35,7 @@ from tokenomy.catalog.schema import (
     Tier,
     Variant,
 )
+from tokenomy.safe_yaml import load_yaml
 
 __all__ = [
     "Catalog",
@@ -71,7 +70,8 @@ def normalize(text: str) -> str:
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
-    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
+    """A packaged catalog file; a duplicate key (a silently lost figure) is an error naming the line."""
+    return load_yaml((DATA / name).read_text(encoding="utf-8"), f"catalog/data/{name}")[0]
 
 
 def _figure(raw: Any, defaults: dict[str, Any], sources: dict[str, Source], where: str) -> Figure:

@@ -50,12 +50,16 @@ def consume_report_cmd(
         tier_prices,
     )
 
+    if plot is not None and plot.exists() and not plot.is_dir():
+        fail(f"{plot}: is a file; --plot names a folder for the PNG files")
+    if plot is not None and not plot.parent.is_dir():
+        fail(f"{plot}: folder {plot.parent} does not exist (create it first)")
     extra = []
     if db is not None or os.environ.get("TOKENOMY_DB"):
         from tokenomy.consume.run import ConsumeStore
         from tokenomy.store import Store
 
-        with Store(db) as store:
+        with Store.reader(db) as store:
             extra = ConsumeStore(store).rows()
     models = sorted({r.model for r in dataset_rows()} | {r.model for r in extra})
     try:
@@ -71,7 +75,10 @@ def consume_report_cmd(
             fail("--prices must be dataset, genai-prices or tier:NAME")
     except (UnknownIdError, ValueError) as exc:
         fail(str(exc))
-    rep = consume_report(extra, table, prices, versus)
+    try:
+        rep = consume_report(extra, table, prices, versus)
+    except ValueError as exc:
+        fail(str(exc))
     paths = plot_paths = []
     if plot:
         from tokenomy.consume.report import plot_report

@@ -12,8 +12,11 @@ from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.cli.base import (
     app,
+    choice,
     console,
     fail,
+    number,
+    output_path,
     print_json,
 )
 from tokenomy.units import count, money
@@ -26,7 +29,10 @@ def plan(
     ),
     example: bool = typer.Option(False, "--example", help="Print a commented scenario file and exit."),
     allocation: str | None = typer.Option(
-        None, "--allocation", help="Override: fixed or optimize (LP, HiGHS)."
+        None,
+        "--allocation",
+        callback=choice("fixed", "optimize"),
+        help="Override: fixed or optimize (LP, HiGHS).",
     ),
     report: Path | None = typer.Option(
         None, "--report", help="Also write a self-contained HTML report here."
@@ -44,19 +50,18 @@ def plan(
     tiers by fixed shares or by a linear program under demand caps (`--allocation optimize`).
     """
     from tokenomy.econ.factory import plan as make_plan
-    from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, load_scenario
+    from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, load_scenario, with_allocation
 
     if example:
         sys.stdout.write(EXAMPLE_YAML)
         return
+    output_path(report, "report", (".html", ".htm"))
     try:
         sc = load_scenario(scenario)
         if allow_extrapolation:
             sc = sc.model_copy(update={"allow_extrapolation": True})
         if allocation:
-            sc = sc.model_copy(update={"allocation": allocation})
-            if allocation not in ("fixed", "optimize"):
-                fail("--allocation must be fixed or optimize")
+            sc = with_allocation(sc, allocation)
         result = make_plan(sc)
     except ScenarioError as exc:
         fail(str(exc))
@@ -188,7 +193,11 @@ def cost(
         ..., "--hardware", "-H", help="Accelerator or system id; repeat to compare."
     ),
     tok_s_per_user: float = typer.Option(
-        50.0, "--tok-s-per-user", "-u", min=0.1, help="Target interactivity."
+        50.0,
+        "--tok-s-per-user",
+        "-u",
+        callback=number(0.0, 100_000, low_open=True),
+        help="Target interactivity.",
     ),
     isl: int = typer.Option(1024, "--isl", min=1),
     osl: int = typer.Option(1024, "--osl", min=1),
@@ -199,10 +208,18 @@ def cost(
         help="Region ids (see `tokenomy catalog list regions`); repeat.",
     ),
     basis: list[str] = typer.Option(
-        ["owned", "neocloud"], "--basis", "-b", help="owned, hyperscaler, neocloud or rental; repeat."
+        ["owned", "neocloud"],
+        "--basis",
+        "-b",
+        callback=choice("owned", "hyperscaler", "neocloud", "rental"),
+        help="owned, hyperscaler, neocloud or rental; repeat.",
     ),
-    precision: str | None = typer.Option(None, "--precision"),
-    pue: float | None = typer.Option(None, "--pue", min=1.0, max=3.0, help="Override the region's PUE."),
+    precision: str | None = typer.Option(
+        None, "--precision", callback=choice("bf16", "fp8", "fp4", "int4"), help="bf16, fp8, fp4 or int4."
+    ),
+    pue: float | None = typer.Option(
+        None, "--pue", callback=number(1.0, 3.0), help="Override the region's PUE."
+    ),
     allow_extrapolation: bool = typer.Option(
         False,
         "--allow-extrapolation",
@@ -293,7 +310,7 @@ def capacity(
         ...,
         "--tokens-per-day",
         "-t",
-        min=1.0,
+        callback=number(1.0, 1e18),
         help="Output tokens per day to serve, e.g. 30e12 (Doubao, Dec 2025).",
     ),
     tier_mix: str | None = typer.Option(
@@ -391,6 +408,7 @@ def report_cmd(
 ) -> None:
     """One self-contained HTML report (works offline): plan, tier allocation, money, frontiers, cost by region,
     claims audit, model accuracy and every assumption with its source."""
+    output_path(out, "report", (".html", ".htm"))
     from tokenomy.econ.scenario import ScenarioError, load_scenario
     from tokenomy.report.html import write_report
 
@@ -420,8 +438,10 @@ def serve(
     try:
         import uvicorn
 
+        from tokenomy.web.app import allow_only_loopback
         from tokenomy.web.app import app as web_app
     except ImportError:
         fail("the web planner needs the web extra: pip install 'tokenomy[web]'")
+    allow_only_loopback(host)
     console.print(f"tokenomy planner on http://{host}:{port}/  (API docs: /docs)")
     uvicorn.run(web_app, host=host, port=port, log_level="warning")

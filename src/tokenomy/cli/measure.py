@@ -322,7 +322,7 @@ def results_list(
     """Every run with its status (complete, or interrupted with what it kept)."""
     from tokenomy.store import Store
 
-    with Store(db) as store:
+    with Store.reader(db) as store:
         runs = store.list_runs()
     if json_out:
         print_json(runs)
@@ -355,7 +355,7 @@ def results_show(
     """A run's (or sweep's) configuration and summary."""
     from tokenomy.store import Store
 
-    with Store(db) as store:
+    with Store.reader(db) as store:
         try:
             data = store.run(run_id)
         except KeyError as exc:
@@ -388,7 +388,7 @@ def results_export(
     """Every request of a run (or sweep) to a file."""
     from tokenomy.store import Store
 
-    with Store(db) as store:
+    with Store.reader(db) as store:
         try:
             path = store.export(run_id, out, fmt)
         except KeyError as exc:

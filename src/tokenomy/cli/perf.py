@@ -12,10 +12,16 @@ from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.cli.base import (
     app,
+    choice,
     console,
     fail,
+    input_file,
+    output_path,
     print_json,
 )
+
+BACKENDS = ("trtllm", "vllm", "sglang", "atom", "llama.cpp")
+PRECISIONS = ("bf16", "fp8", "fp4", "int4")
 
 POINTS_HELP = (
     "CSV with the columns of calibration.csv (model_path, system, backend, isl, osl, concurrency, tp_size, …); "
@@ -33,6 +39,7 @@ CALIBRATION_HELP = "Calibration JSON written by `tokenomy calibrate` (default: t
 def _load_points(path: Path):
     from tokenomy.points import PointsError, read_points
 
+    input_file(path, "points CSV")
     try:
         return read_points(path)
     except PointsError as exc:
@@ -52,12 +59,13 @@ def _load_many(paths: list[Path]):
 def _load_calibration(path: Path | None):
     from tokenomy.perf.calibration import load_calibration
 
+    input_file(path, "calibration file")
     try:
         return load_calibration(path)
-    except FileNotFoundError:
-        fail(f"{path}: no such calibration file")
-    except (ValueError, KeyError) as exc:
-        fail(f"{path}: not a tokenomy calibration ({exc})")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        fail(f"{path}: not a tokenomy calibration ({type(exc).__name__}: {exc})")
+    except OSError as exc:
+        fail(f"{path}: cannot read ({exc.strerror})")
 
 
 @app.command()
@@ -83,6 +91,7 @@ def predict(
     from tokenomy.perf.predict import predict_points
     from tokenomy.points import write_points
 
+    output_path(out, "predictions CSV", (".csv",))
     rows, header = _load_points(points)
     pred = predict_points(rows, _load_calibration(calibration))
 
@@ -260,6 +269,7 @@ def calibrate(
     """
     from tokenomy import validation
 
+    output_path(out, "calibration", (".json",))
     if from_db:
         from tokenomy.measure.to_points import points_from_db
 
@@ -336,11 +346,15 @@ def frontier_cmd(
         ..., "--hardware", "-H", help="Accelerator or system id; repeat to compare."
     ),
     precision: str | None = typer.Option(
-        None, "--precision", help="bf16, fp8, fp4 or int4 (default: the model's)."
+        None,
+        "--precision",
+        callback=choice(*PRECISIONS),
+        help="bf16, fp8, fp4 or int4 (default: the model's).",
     ),
     kv_precision: str | None = typer.Option(
         None,
         "--kv-precision",
+        callback=choice("bf16", "fp8"),
         help="KV-cache precision: bf16 or fp8 (default: FP8 for TRT-LLM FP8/FP4, else BF16).",
     ),
     isl: int = typer.Option(1024, "--isl", min=1, help="Input tokens per request."),
@@ -348,6 +362,7 @@ def frontier_cmd(
     backend: list[str] = typer.Option(
         [],
         "--backend",
+        callback=choice(*BACKENDS),
         help="trtllm, vllm, sglang or atom; repeat for several (default: every engine that runs on the hardware).",
     ),
     serving: str = typer.Option(
@@ -361,7 +376,10 @@ def frontier_cmd(
         help="MTP speculative decoding: auto (with and without, where the model has MTP heads), on, off.",
     ),
     cost_basis: str = typer.Option(
-        "neocloud", "--cost-basis", help="$/GPU-hour preset: hyperscaler, neocloud, rental."
+        "neocloud",
+        "--cost-basis",
+        callback=choice("hyperscaler", "neocloud", "rental"),
+        help="$/GPU-hour preset: hyperscaler, neocloud, rental.",
     ),
     max_concurrency: int | None = typer.Option(
         None, "--max-concurrency", min=1, help="Cap the concurrency sweep."
@@ -389,6 +407,7 @@ def frontier_cmd(
 
     from tokenomy.perf.frontier import CONCURRENCIES, MODES, best_frontier
 
+    output_path(plot, "plot", (".png", ".svg", ".pdf"))
     modes = MODES if serving == "all" else (serving,)
     if serving not in ("all", *MODES):
         fail(f"--serving must be agg, disagg or all, not '{serving}'")
@@ -439,10 +458,12 @@ def frontier_cmd(
         _render_frontier(f)
         if measured:
             _render_measured(f, o)
-        if not f.points:
+        if not f.points and not f.feasible:
+            limit = f"{max_gpus} GPUs (--max-gpus)" if max_gpus else "the scale-up domain"
             console.print(
-                f"[red]{f.model} at ISL {isl} / OSL {osl} does not fit in memory on {f.hardware} with up to "
-                f"{max_gpus or 'the scale-up domain of'} GPUs; try a lower precision or a larger --max-gpus[/]"
+                f"[red]{f.model} does not fit in memory on {f.hardware}: no deployment up to {limit} holds the "
+                f"weights and the KV cache of one request of ISL {f.isl} + OSL {f.osl}; try a shorter ISL/OSL or "
+                "a lower precision[/]"
             )
     if plot:
         console.print(f"plot → [bold]{plot}[/]")

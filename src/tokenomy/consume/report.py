@@ -1,6 +1,6 @@
 """Tokens per task, token efficiency, success and cost per solved task, by model and task type.
 
-Token-efficiency ratio (FACTS.md §7, the LRMTokenEconomy definition): for each prompt, a model's mean completion
+Token-efficiency ratio (Nous Research, LRMTokenEconomy, Aug 2025, https://github.com/cpldcpu/LRMTokenEconomy): for each prompt, a model's mean completion
 tokens ÷ the mean of the three reference models' means, averaged over the prompts of a type.
 """
 
@@ -137,6 +137,9 @@ def consume_report(
 ) -> ConsumeReport:
     """Statistics per model and task type over the dataset plus any measured rows (`consume run`)."""
     rows = dataset_rows() + list(extra_rows or [])
+    closed = sorted({r.model for r in rows if not r.open_weights})
+    if versus not in closed:
+        raise ValueError(f"versus: '{versus}' is not a closed model of the data; one of: {', '.join(closed)}")
     prices = prices if prices is not None else dataset_prices()
     ratios = efficiency_ratios(rows)
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
@@ -181,7 +184,8 @@ def consume_report(
             if not o or o.success_rate <= 0:
                 continue
             open_tps = o.mean_completion_tokens / o.success_rate
-            actual = prices[model][1] / prices[versus][1] if model in prices and versus in prices else None
+            known = model in prices and versus in prices and prices[versus][1] > 0
+            actual = prices[model][1] / prices[versus][1] if known else None
             crossovers.append(
                 Crossover(model, versus, type_, open_tps, closed_tps, closed_tps / open_tps, actual)
             )

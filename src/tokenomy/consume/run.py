@@ -4,6 +4,7 @@ the answer, its grade and the latency, stored in the results database as each ta
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -61,16 +62,46 @@ async def _complete(
     t0 = time.perf_counter()
     async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
         if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}: {(await resp.text())[:200]}")
-        data = await resp.json(content_type=None)
+            raise RuntimeError(f"HTTP {resp.status}: {(await resp.text(errors='replace'))[:200]}")
+        body = await resp.read()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ResponseError(f"HTTP 200 but the body is not JSON: {body[:80]!r}") from None
+    if not isinstance(data, dict):
+        raise ResponseError(f"HTTP 200 but the JSON is a {type(data).__name__}, not an object")
     return data, (time.perf_counter() - t0) * 1e3
 
 
+class ResponseError(RuntimeError):
+    """A 200 response that is not a chat completion (not JSON, wrong shape, impossible token counts)."""
+
+
+def _count(usage: dict, key: str) -> int:
+    """A token count from `usage`: a whole number ≥ 0 (absent = 0)."""
+    value = usage.get(key) or 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value < 2**31
+        or value != int(value)
+    ):
+        raise ResponseError(f"usage.{key} is not a token count: {str(value)[:40]!r}")
+    return int(value)
+
+
 def _answer(data: dict) -> tuple[str, dict]:
-    choice = (data.get("choices") or [{}])[0]
-    message = choice.get("message") or {}
+    """The answer text and the `usage` object of a chat (or completions) response."""
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ResponseError("the response has no choices[0] object")
+    choice = choices[0]
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
     text = message.get("content") or choice.get("text") or ""
-    return text, data.get("usage") or {}
+    usage = data.get("usage") or {}
+    if not isinstance(text, str) or not isinstance(usage, dict):
+        raise ResponseError("the response's content or usage has the wrong type")
+    return text, usage
 
 
 async def _judge(
@@ -88,7 +119,7 @@ async def _judge(
             timeout_s,
         )
         text, usage = _answer(data)
-        tokens += int(usage.get("total_tokens") or 0)
+        tokens += _count(usage, "total_tokens")
         verdict = "PASS" if "PASS" in text.upper() and "FAIL" not in text.upper() else "FAIL"
         verdicts.append(verdict)
         met.append(verdict == "PASS")
@@ -112,7 +143,7 @@ async def run_suite(
 ) -> list[TaskResult]:
     """Every task × run; failures are results with a reason, never exceptions."""
     if grader == "judge" and not judge_url:
-        raise ValueError("--grader judge needs --judge-url")
+        raise ValueError("grader judge needs a judge_url")
     target = endpoint(url, "chat")
     jobs = [(t, r) for r in range(1, runs + 1) for t in tasks]
     results: list[TaskResult] = []
@@ -128,10 +159,12 @@ async def run_suite(
                         session, target, model, task.prompt, max_tokens, timeout_s
                     )
                     res.answer, usage = _answer(data)
-                    res.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-                    res.completion_tokens = int(usage.get("completion_tokens") or 0)
+                    res.prompt_tokens = _count(usage, "prompt_tokens")
+                    res.completion_tokens = _count(usage, "completion_tokens")
                     details = usage.get("completion_tokens_details") or {}
-                    res.reasoning_tokens = int(details.get("reasoning_tokens") or 0)
+                    res.reasoning_tokens = _count(
+                        details if isinstance(details, dict) else {}, "reasoning_tokens"
+                    )
                     if grader == "judge":
                         res.score, met, res.judge_verdicts, res.judge_tokens = await _judge(
                             session, judge_url, judge_model or model, task, res.answer, timeout_s
@@ -156,7 +189,8 @@ class ConsumeStore:
     def __init__(self, store):
         self.store = store
         self.con = store.con
-        self.con.execute(SCHEMA)
+        if not getattr(store, "read_only", False):
+            self.con.execute(SCHEMA)
 
     def add(self, run_id: str, url: str, model: str, grader: str, r: TaskResult) -> None:
         self.con.execute(
@@ -187,6 +221,11 @@ class ConsumeStore:
 
     def rows(self) -> list[Row]:
         """Measured answers as report rows (successful requests only)."""
+        tables = {
+            r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if "consume_results" not in tables:
+            return []  # a results database with bench runs only
         data = self.con.execute(
             "SELECT model, prompt_id, type, run, completion_tokens, reasoning_tokens, score, prompt_tokens "
             "FROM consume_results WHERE ok"

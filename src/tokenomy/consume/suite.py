@@ -92,7 +92,7 @@ def check(rule: Check, answer: str) -> bool:
 def grade(task: Task, answer: str) -> tuple[float, list[bool]]:
     """Weighted share of criteria met (1.0 = solved) and which criteria passed."""
     if not task.rules:
-        raise SuiteError(f"prompt '{task.prompt_id}' has no rules: grade it with --grader judge")
+        raise SuiteError(f"prompt '{task.prompt_id}' has no rules: grade it with the judge grader")
     met = [all(check(rule, answer) for rule in rules) for rules in task.rules]
     weights = task.weight or [1.0] * len(met)
     return sum(w for w, ok in zip(weights, met, strict=True) if ok) / sum(weights), met
@@ -131,10 +131,14 @@ def load_suite(name_or_path: str = "token-economy-v1") -> list[Task]:
     path = Path(name_or_path)
     if not path.exists():
         raise SuiteError(f"{path}: no such suite (use token-economy-v1 or a JSON file)")
+    if not path.is_file():
+        raise SuiteError(f"{path}: not a file (a suite is one JSON file)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # includes UnicodeDecodeError
         raise SuiteError(f"{path}: not JSON ({exc})") from None
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read ({exc.strerror})") from None
     if not isinstance(data, dict) or not isinstance(data.get("prompts"), list):
         raise SuiteError(f'{path}: expected {{"prompts": [...]}}')
     return _validate(data["prompts"], str(path))

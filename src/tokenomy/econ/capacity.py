@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from tokenomy.catalog import Catalog, catalog
@@ -36,18 +37,25 @@ class CapacityReport:
 
 
 def parse_mix(text: str | None) -> dict[str, float]:
-    """'free=0.5,medium=0.5' → {'free': 0.5, 'medium': 0.5}; shares must sum to 1."""
+    """'free=0.5,medium=0.5' → {'free': 0.5, 'medium': 0.5}: each tier once, shares in [0, 1] summing to 1."""
     if not text:
         return {}
     mix: dict[str, float] = {}
     for part in text.split(","):
-        name, _, value = part.partition("=")
+        name, sep, value = (s.strip() for s in part.partition("="))
         try:
-            mix[name.strip()] = float(value)
+            share = float(value) if sep and name else None
         except ValueError:
-            raise ValueError(f"--tier-mix: '{part}' should look like tier=share, e.g. free=0.5") from None
+            share = None
+        if share is None:
+            raise ValueError(f"tier_mix: '{part}' should look like tier=share, e.g. free=0.5")
+        if not 0 <= share <= 1:  # also rejects nan
+            raise ValueError(f"tier_mix: the share of '{name}' must be between 0 and 1, not {value}")
+        if name in mix:
+            raise ValueError(f"tier_mix: tier '{name}' is given twice")
+        mix[name] = share
     if abs(sum(mix.values()) - 1) > 1e-6:
-        raise ValueError(f"--tier-mix shares sum to {sum(mix.values()):g}, not 1")
+        raise ValueError(f"tier_mix: shares sum to {sum(mix.values()):g}, not 1")
     return mix
 
 
@@ -60,6 +68,8 @@ def capacity(
 ) -> CapacityReport:
     """Power, GPUs and capex to produce ``tokens_per_day`` output tokens split across tiers (default: a third
     each of Free, Medium and High, at the default scenario's floors and workloads)."""
+    if not (math.isfinite(tokens_per_day) and tokens_per_day > 0):
+        raise ValueError(f"tokens_per_day must be a finite number > 0, not {tokens_per_day:g}")
     cat = cat or catalog()
     sc = scenario or default_scenario()
     mix = tier_mix or dict(DEFAULT_MIX)

@@ -23,9 +23,9 @@ class CostRow:
     basis: str
     usd_per_gpu_hour: float
     split: dict[str, float]
-    usd_per_mtok: float  # FACTS §1 formula: all tokens (input + output)
+    usd_per_mtok: float  # InferenceX formula: all tokens (input + output)
     usd_per_output_mtok: float
-    tok_s_per_mw: float  # per MW of all-in IT power (FACTS §1)
+    tok_s_per_mw: float  # per MW of all-in IT power (InferenceX definition)
     joules_per_token: float  # at the meter (× PUE)
     wh_per_query: float
     gco2_per_mtok: float

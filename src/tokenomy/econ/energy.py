@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Public per-query figures to hold ours against (FACTS.md §7).
+# Public per-query figures to hold ours against: Oviedo et al., arXiv 2509.20241 (Microsoft, 2025);
+# "How Hungry is AI?", arXiv 2505.09598 (2025).
 PUBLIC_PER_QUERY_WH = {
     "Microsoft production median, >200B models (Oviedo et al. 2025) [O]": 0.34,
     "Microsoft production, long queries [O]": 4.32,
     "'How Hungry is AI?', o3 / DeepSeek-R1 long prompt [O]": 30.0,
 }
-# EcoLogits v0.9.1 energy per output token: alpha * exp(beta * B) * P_active + gamma Wh, B = 64 (batch) [O].
+# EcoLogits v0.9.1 (https://ecologits.ai) energy per output token: alpha * exp(beta * B) * P_active + gamma Wh, B = 64 (batch) [O].
 ECOLOGITS = {"alpha": 1.1665e-6, "beta": -1.1206e-2, "gamma": 4.0529e-5, "batch": 64}
 
 
 @dataclass
 class Energy:
-    joules_per_token_it: float  # all-in IT power / total tok/s (FACTS §1, provisioned)
+    joules_per_token_it: float  # all-in IT power / total tok/s (InferenceX definition, provisioned)
     joules_per_token_facility: float  # × PUE
     wh_per_query: float  # facility energy for one query of ISL + OSL tokens
     gco2_per_mtok: float  # facility energy × grid intensity

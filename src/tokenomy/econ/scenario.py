@@ -14,6 +14,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tokenomy.econ.tco import Ownership
+from tokenomy.safe_yaml import YamlError, load_yaml
+
+# Strict: `pue: true` is not 1.0 and "5" is not 5; NaN and infinity are not numbers a plan can use.
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ScenarioError(ValueError):
@@ -21,20 +25,22 @@ class ScenarioError(ValueError):
 
 
 class HardwareShare(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    system: str = Field(description="system or accelerator id, e.g. gb200_nvl72")
+    model_config = STRICT
+    system: str = Field(max_length=100, description="system or accelerator id, e.g. gb200_nvl72")
     share: float = Field(1.0, gt=0, le=1, description="share of the factory's power on this hardware")
 
 
 class Generation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=100)
     hardware: list[HardwareShare] = Field(min_length=1, max_length=4)
     precision: Literal["bf16", "fp8", "fp4", "int4"] | None = Field(
         None,
         description="weight precision; default: the lowest the hardware computes natively (FP4 > FP8 > BF16)",
     )
-    backend: str | None = None
+    backend: Literal["trtllm", "vllm", "sglang", "llama.cpp"] | None = Field(
+        None, description="serving framework; default: trtllm on NVIDIA, vllm elsewhere"
+    )
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> Generation:
@@ -47,24 +53,30 @@ class Generation(BaseModel):
 class TierSpec(BaseModel):
     """A price tier; unset fields come from the catalog tier of the same id."""
 
-    model_config = ConfigDict(extra="forbid")
-    tier: str = Field(description="catalog tier id: free, medium, high, premium, ultra (or a new name)")
+    model_config = STRICT
+    tier: str = Field(
+        min_length=1,
+        max_length=64,
+        description="catalog tier id: free, medium, high, premium, ultra (or a new name)",
+    )
     share: float = Field(0.0, ge=0, le=1, description="share of power under fixed allocation")
-    model: str | None = None
-    price_usd_per_mtok: float | None = Field(None, ge=0, description="price per M output tokens")
-    input_price_usd_per_mtok: float | None = Field(None, ge=0)
+    model: str | None = Field(None, max_length=100)
+    price_usd_per_mtok: float | None = Field(None, ge=0, le=1e6, description="price per M output tokens")
+    input_price_usd_per_mtok: float | None = Field(None, ge=0, le=1e6)
     min_tok_s_per_user: float | None = Field(None, gt=0, le=100_000)
     isl: int | None = Field(None, gt=0, le=1_000_000)
     osl: int | None = Field(None, gt=0, le=100_000)
-    demand_tokens_per_day: float | None = Field(None, gt=0, description="cap on output tokens sold per day")
+    demand_tokens_per_day: float | None = Field(
+        None, gt=0, le=1e18, description="cap on output tokens sold per day"
+    )
 
 
 class Scenario(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = "AI factory"
+    model_config = STRICT
+    name: str = Field("AI factory", max_length=200)
     power_mw: float = Field(gt=0, le=1_000_000, description="power budget at the meter, MW")
     pue: float = Field(1.2, ge=1.0, le=3.0)
-    region: str = "us"
+    region: str = Field("us", max_length=64)
     utilization: float = Field(0.8, gt=0, le=1, description="share of the year the capacity is sold")
     cost_basis: Literal["owned", "hyperscaler", "neocloud", "rental"] = "owned"
     ownership: Ownership = Field(default_factory=Ownership)
@@ -83,6 +95,10 @@ class Scenario(BaseModel):
         total = sum(t.share for t in self.tiers)
         if self.allocation == "fixed" and abs(total - 1.0) > 1e-6:
             raise ValueError(f"tier shares sum to {total:g}; under fixed allocation they must sum to 1")
+        names = [t.tier for t in self.tiers]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"tier(s) {', '.join(twice)} listed more than once")
         return self
 
 
@@ -125,58 +141,76 @@ def default_scenario() -> Scenario:
     return parse_scenario(EXAMPLE_YAML, "built-in default")
 
 
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map every key path of a YAML document to its 1-based line."""
+def _line_index(root: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map every key path of a composed YAML document to its 1-based line."""
     index: dict[tuple[Any, ...], int] = {}
 
     def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = node.start_mark.line + 1
+        index.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                index[(*path, key.value)] = key.start_mark.line + 1
                 walk(value, (*path, key.value))
                 index[(*path, key.value)] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
-    root = yaml.compose(text)
     if root is not None:
         walk(root, ())
     return index
 
 
+def validation_problems(exc: ValidationError, where: str, lines: dict[tuple[Any, ...], int]) -> str:
+    """One line per problem: where, the line of the field (when known), the field and what is wrong."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in lines:
+                line = lines[loc[:cut]]
+                break
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        at = f" line {line}:" if line else ""
+        problems.append(f"{where}:{at} {field}: {err['msg']}")
+    return "\n".join(problems)
+
+
 def parse_scenario(text: str, where: str = "scenario") -> Scenario:
     """Validate a YAML scenario; errors say which field on which line is wrong."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{where}:{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        data, root = load_yaml(text, where)
+    except YamlError as exc:
+        raise ScenarioError(str(exc)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{where}: expected a mapping of fields (power_mw, generations, tiers, …)")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = _line_index(text)
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = None
-            for cut in range(len(loc), -1, -1):
-                if loc[:cut] in lines:
-                    line = lines[loc[:cut]]
-                    break
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{where}: line {line}: {field}: {err['msg']}")
-        raise ScenarioError("\n".join(problems)) from None
+        raise ScenarioError(validation_problems(exc, where, _line_index(root))) from None
+
+
+def with_allocation(sc: Scenario, allocation: str) -> Scenario:
+    """The scenario under another allocation, validated again (fixed shares must then sum to 1)."""
+    try:
+        return Scenario.model_validate(sc.model_dump() | {"allocation": allocation})
+    except ValidationError as exc:
+        raise ScenarioError(validation_problems(exc, "allocation " + allocation, {})) from None
 
 
 def load_scenario(path: str | Path | None) -> Scenario:
+    """The built-in default (no path) or a YAML file, validated."""
     if path is None:
         return default_scenario()
     path = Path(path)
     if not path.exists():
         raise ScenarioError(f"{path}: no such scenario file (see `tokenomy plan --example`)")
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    if not path.is_file():
+        raise ScenarioError(f"{path}: not a file (a scenario is one YAML file)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text (a scenario is a YAML file)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_scenario(text, str(path))

@@ -1,7 +1,8 @@
 """Total cost of ownership → $ per GPU-hour, and cost per million tokens. Pure functions.
 
 Two bases: *owned* (capex annuity + power + opex, region-dependent) and the InferenceX *presets*
-(hyperscaler-owned, neocloud-owned, 3-year rental; all-in $/GPU-hour, FACTS.md §1).
+(hyperscaler-owned, neocloud-owned, 3-year rental; all-in $/GPU-hour from the InferenceX dashboard
+constants, SemiAnalysisAI/InferenceX-app `packages/app/src/lib/constants.ts`, Feb 2026).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ FALLBACK_CAPEX_USD_PER_GW = 40e9
 class Ownership(BaseModel):
     """Assumptions of the owned basis (editable; defaults are tokenomy's and marked [U] in outputs)."""
 
-    model_config = ConfigDict(extra="forbid")
-    lifetime_years: float = Field(5.0, gt=0, description="depreciation life of the hardware")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    lifetime_years: float = Field(5.0, ge=0.5, le=50, description="depreciation life of the hardware")
     cost_of_capital: float = Field(0.10, ge=0, lt=1, description="annual rate for the capex annuity")
     opex_fraction: float = Field(
         0.05, ge=0, lt=1, description="yearly opex (maintenance, staff, space) / capex"
@@ -142,5 +143,5 @@ def _system_of(query: str, acc: Accelerator, cat: Catalog) -> System | None:
 
 
 def usd_per_mtok(usd_per_gpu_hour: float, tput_per_gpu: float) -> float:
-    """FACTS.md §1: ($/GPU-hour) / (tok/s per GPU × 3600 / 1e6)."""
+    """InferenceX's definition: ($/GPU-hour) / (tok/s per GPU × 3600 / 1e6)."""
     return usd_per_gpu_hour / (tput_per_gpu * 3600.0 / 1e6)

@@ -49,7 +49,7 @@ class RequestResult:
 
     @property
     def tpot_ms(self) -> float | None:
-        """FACTS §1: (E2E − TTFT) / (output tokens − 1)."""
+        """InferenceX definition: (E2E − TTFT) / (output tokens − 1)."""
         n = self.output_tokens
         if not self.ok or self.ttft_ms is None or self.e2e_ms is None or n < 2:
             return None

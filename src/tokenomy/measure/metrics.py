@@ -1,4 +1,4 @@
-"""Benchmark metrics exactly as FACTS.md §1 (the InferenceX definitions). Pure functions."""
+"""Benchmark metrics exactly as the InferenceX open benchmark (SemiAnalysis) defines them. Pure functions."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from tokenomy.store import Store
 def points_from_db(run_id: str, db: str | Path | None = None) -> tuple[list[Point], str]:
     """One point per completed run of a sweep: its median TTFT and TPOT at its concurrency. The run must name
     the hardware (`bench --hardware`), the engine (`--backend`) and a model the catalog knows."""
-    with Store(db) as store:
+    with Store.reader(db) as store:
         data = store.run(run_id)
     points = []
     for i, run in enumerate(data["runs"], start=1):
