@@ -3,6 +3,7 @@ code 2, no traceback, no file written that was not asked for, never a negative o
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -170,11 +171,15 @@ def test_versus_must_be_a_closed_model_of_the_data():
 
 
 def test_fractional_concurrency_in_points_is_refused(tmp_path):
+    """The row is refused with its reason in `note`; the other rows of the file are still predicted."""
     src = tmp_path / "p.csv"
-    src.write_text(POINTS_HEADER + GOOD_ROW.replace(",16,4,", ",4.5,4,"))
-    out = bad("predict", "--points", str(src), "--out", str(tmp_path / "o.csv"))
-    assert "line 2" in out and "concurrency" in out and "whole number" in out
-    assert not (tmp_path / "o.csv").exists()
+    src.write_text(POINTS_HEADER + GOOD_ROW.replace(",16,4,", ",4.5,4,") + GOOD_ROW)
+    result = cli("predict", "--points", str(src), "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    bad_row, good_row = list(csv.DictReader((tmp_path / "o.csv").open()))
+    note = bad_row["note"]
+    assert "line 2" in note and "concurrency" in note and "whole number" in note
+    assert bad_row["predicted_tpot_ms"] == "" and good_row["note"] == "" and good_row["predicted_tpot_ms"]
 
 
 # ---- misleading messages --------------------------------------------------------------------------------------
@@ -211,9 +216,12 @@ def test_measured_values_must_be_positive_times(tmp_path, column, value):
     row = dict(zip(POINTS_HEADER.strip().split(","), GOOD_ROW.strip().split(","), strict=True))
     row[column] = value
     src = tmp_path / "p.csv"
-    src.write_text(POINTS_HEADER + ",".join(row.values()) + "\n")
-    out = bad("validate", "--points", str(src), "--json")
-    assert "line 2" in out and column in out
+    src.write_text(POINTS_HEADER + ",".join(row.values()) + "\n" + GOOD_ROW)
+    result = cli("validate", "--points", str(src), "--json")
+    assert result.exit_code == 0, result.output  # the bad row is set aside with its reason; the file goes on
+    data = json.loads(result.stdout)
+    assert data["coverage"] == 0.5
+    assert any("line 2" in reason and column in reason for reason in data["uncovered_reasons"])
 
 
 def test_calibration_that_is_a_folder_or_a_json_list(tmp_path):

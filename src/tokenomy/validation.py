@@ -108,8 +108,8 @@ def report(points: Sequence[Point], pred: Predictions, mode: str = "in-sample") 
         }
     reasons: dict[str, int] = defaultdict(int)
     for note in pred.notes:
-        if note:
-            reasons[note.split(":")[0]] += 1
+        if note:  # a row that could not be read keeps its whole reason (line and column); others by kind
+            reasons[note if note.startswith("line ") else note.split(":")[0]] += 1
     return ValidationReport(len(points), coverage, overall, by, mode, uncovered_reasons=dict(reasons))
 
 

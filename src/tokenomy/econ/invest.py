@@ -30,6 +30,7 @@ from tokenomy.econ.scenario import (
     parse_scenario,
 )
 from tokenomy.econ.tco import HOURS_PER_YEAR, capital_recovery_factor, gpu_hour_cost
+from tokenomy.safe_yaml import load_yaml
 
 Q_PER_YEAR = 4
 DAYS_PER_YEAR = 365.0  # plan's demand caps count 365 days
@@ -191,7 +192,7 @@ def parse_invest(text: str, where: str = "scenario") -> tuple[Scenario, InvestSp
     try:
         spec = InvestSpec.model_validate(sc.invest)
     except ValidationError as exc:
-        lines = _line_index(text)
+        lines = _line_index(load_yaml(text, where)[1])
         problems = []
         for err in exc.errors():
             loc = ("invest", *err["loc"])
