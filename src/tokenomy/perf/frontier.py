@@ -205,12 +205,11 @@ def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ok = np.isfinite(x) & np.isfinite(y)
     idx = np.where(ok)[0]
     order = idx[np.lexsort((-y[idx], -x[idx]))]  # x descending, then y descending
+    ys = y[order]
+    # A point is on the front when it beats every point at least as fast per user (all earlier in the order).
+    before = np.maximum.accumulate(np.concatenate([[-np.inf], ys[:-1]])) if ys.size else ys
     mask = np.zeros(x.shape, dtype=bool)
-    best = -np.inf
-    for i in order:
-        if y[i] > best:
-            mask[i] = True
-            best = y[i]
+    mask[order[ys > before]] = True
     return mask
 
 
@@ -477,9 +476,10 @@ def envelope_of(fronts: list[Frontier], label: str) -> Frontier:
 def _merged_assumptions(fronts: list[Frontier], kept: list[FrontierPoint]) -> list[str]:
     """The notes of the frontiers whose points made the envelope, and one line on its extrapolated points."""
     used = {(p.backend, p.mode, p.mtp) for p in kept}
+    kept_ids = {id(p) for p in kept}
     notes: list[str] = []
     for f in fronts:
-        mine = [p for p in f.points if (p.backend, p.mode, p.mtp) in used and p in kept]
+        mine = [p for p in f.points if (p.backend, p.mode, p.mtp) in used and id(p) in kept_ids]
         for a in f.assumptions:
             if "frontier points (marked *)" in a or (not mine and ("MTP" in a or "disaggregated" in a)):
                 continue

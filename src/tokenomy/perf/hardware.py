@@ -69,6 +69,13 @@ def _domain_size(acc: Accelerator, cat: Catalog) -> int:
 def hardware_spec(query: str, cat: Catalog | None = None) -> HardwareSpec:
     """Resolve an accelerator or system id into the numbers the model needs; a missing core spec is an error."""
     cat = cat or catalog()
+    cache = cat.__dict__.setdefault("_hardware_specs", {})  # kept on the catalog: specs follow its figures
+    if query not in cache:
+        cache[query] = _hardware_spec(query, cat)
+    return cache[query]
+
+
+def _hardware_spec(query: str, cat: Catalog) -> HardwareSpec:
     acc = cat.accelerator(query)
     peaks = {p: acc.value(f"{p}_dense_tflops") for p in ("bf16", "fp8", "fp4")}
     peaks = {p: v * 1e12 for p, v in peaks.items() if v}
