@@ -68,22 +68,21 @@ def server():
     reason="Debian chromium not installed (make test installs it as root)",
 )
 def test_price_decline_slider_moves_the_npv_in_chromium(server):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Waits go through locators: the page's CSP forbids the eval that wait_for_function's polling needs.
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1300, "height": 1400})
         page.goto(server + "/")
         npv = "#invest-table tbody tr td.npv"
-        page.wait_for_function(f"document.querySelectorAll('{npv}').length === 2", timeout=60_000)
+        expect(page.locator(npv)).to_have_count(2, timeout=60_000)
         before = page.locator(npv).first.inner_text()
         page.locator("#decline").evaluate(
             "e => { e.value = 0.5; e.dispatchEvent(new Event('input', {bubbles: true})) }"
         )
-        page.wait_for_function(f"document.querySelector('{npv}').innerText !== '{before}'", timeout=30_000)
+        expect(page.locator(npv).first).not_to_have_text(before, timeout=30_000)
         assert page.locator("#decline-value").inner_text() == "50%"
-        page.wait_for_function(
-            "document.querySelectorAll('#chart-supply polyline').length >= 3", timeout=30_000
-        )
+        expect(page.locator("#chart-supply polyline").nth(2)).to_be_attached(timeout=30_000)
         assert page.locator("#chart-cash polyline").count() == 2
         browser.close()

@@ -157,9 +157,7 @@ def test_planner_page_in_chromium(server):
         assert page.locator("#chart-power rect").count() > 4
         assert page.locator("#chart-money rect").count() > 4
         # The keynote chart: one frontier line per generation and the tiers' operating points.
-        page.wait_for_function(
-            "document.querySelectorAll('#chart-keynote polyline').length >= 2", timeout=60_000
-        )
+        expect(page.locator("#chart-keynote polyline").nth(1)).to_be_attached(timeout=60_000)
         assert page.locator("#chart-keynote path.operating").count() >= 2
         assert page.locator("#error").inner_text() == ""
         page.screenshot(path=str(ARTIFACTS / "planner.png"), full_page=True)
