@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
-
-from tokenomy.measure.client import RequestResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -31,6 +30,24 @@ CREATE TABLE IF NOT EXISTS summaries (
   run_id VARCHAR, finished_at TIMESTAMP DEFAULT current_timestamp, status VARCHAR, summary JSON
 );
 """
+
+
+REQUEST_COLUMNS = (
+    "run_id",
+    "idx",
+    "warmup",
+    "ok",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "streamed_tokens",
+    "usage_source",
+    "start_s",
+    "ttft_ms",
+    "e2e_ms",
+    "tpot_ms",
+    "itl_ms",
+)  # the `requests` table, in order
 
 
 def default_db_path() -> Path:
@@ -67,26 +84,36 @@ class Store:
         )
         return run_id
 
-    def add_request(self, run_id: str, r: RequestResult) -> None:
-        self.con.execute(
-            "INSERT INTO requests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    def add_request(self, run_id: str, r: Any) -> None:
+        """One finished request (a measure.client.RequestResult; duck-typed so the store imports no measure)."""
+        self.add_requests(
             [
-                run_id,
-                r.index,
-                r.warmup,
-                r.ok,
-                r.error,
-                r.prompt_tokens,
-                r.completion_tokens,
-                r.streamed_tokens,
-                r.usage_source,
-                r.start_s,
-                r.ttft_ms,
-                r.e2e_ms,
-                r.tpot_ms,
-                r.itl_ms,
-            ],
+                (
+                    run_id,
+                    r.index,
+                    r.warmup,
+                    r.ok,
+                    r.error,
+                    r.prompt_tokens,
+                    r.completion_tokens,
+                    r.streamed_tokens,
+                    r.usage_source,
+                    r.start_s,
+                    r.ttft_ms,
+                    r.e2e_ms,
+                    r.tpot_ms,
+                    r.itl_ms,
+                )
+            ]
         )
+
+    def add_requests(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Many request rows (values in REQUEST_COLUMNS order) in one statement per 512 rows."""
+        width = len(REQUEST_COLUMNS)
+        for i in range(0, len(rows), 512):
+            part = rows[i : i + 512]
+            marks = ", ".join(["(" + ", ".join("?" * width) + ")"] * len(part))
+            self.con.execute(f"INSERT INTO requests VALUES {marks}", [v for row in part for v in row])
 
     def finish_run(self, run_id: str, status: str, summary: dict) -> None:
         self.con.execute(
