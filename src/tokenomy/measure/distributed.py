@@ -15,6 +15,7 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -46,9 +47,10 @@ class LoadWorker:
     def __init__(self, cfg: BenchConfig):
         self.cfg = cfg
         self.buf: list[RequestResult] = []
-        self.finished = True
+        self.level = -1  # the level being (or last) generated
+        self.finished = False
         self.task: asyncio.Task | None = None
-        self.wake: asyncio.Event | None = None
+        self.wake = asyncio.Event()
 
     def now(self) -> float:
         return time.time()
@@ -67,9 +69,11 @@ class LoadWorker:
         seed: int,
         start_at: float,
         warmup_index: int,
+        level: int,
     ) -> tuple[float, float, bool]:
         """Generate this share; (t_start, t_end, interrupted) on this worker's clock."""
-        self.buf, self.finished, self.wake = [], False, asyncio.Event()
+        self.buf, self.finished, self.level = [], False, level
+        self.wake.clear()
 
         def on_result(r: RequestResult) -> None:
             self.buf.append(r)
@@ -100,14 +104,19 @@ class LoadWorker:
         self.wake.set()
         return t0, t1, interrupted
 
-    async def next_batch(self) -> tuple[list[RequestResult], bool]:
-        """What finished since the last call (waits up to BATCH_S for some); True once all is sent."""
-        if not self.buf and not self.finished and self.wake is not None:
+    async def next_batch(self, level: int) -> tuple[list[RequestResult], bool]:
+        """What finished since the last call (waits up to BATCH_S for some); True once all of ``level``
+        is sent."""
+        current = self.level == level
+        if not current or (not self.buf and not self.finished):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), BATCH_S)
-            self.wake.clear()
+            if self.level == level and not self.finished:
+                self.wake.clear()
+        if self.level != level:
+            return [], False  # its run() has not started yet
         out, self.buf = self.buf, []
-        return out, self.finished and not self.buf
+        return out, self.finished
 
     def stop(self) -> None:
         if self.task is not None:
@@ -159,8 +168,10 @@ def start_workers(
         else:
             ray.init(num_cpus=max(os.cpu_count() or 1, n), **kw)
         started = True
-    actor = ray.remote(LoadWorker).options(num_cpus=1, scheduling_strategy="SPREAD", max_restarts=0)
-    workers = [actor.remote(cfg) for _ in range(n)]
+    actor = ray.remote(LoadWorker)
+    tag = uuid.uuid4().hex[:8]
+    opts = {"num_cpus": 1, "scheduling_strategy": "SPREAD", "max_restarts": 0}
+    workers = [actor.options(name=f"tokenomy-bench-{tag}-w{k}", **opts).remote(cfg) for k in range(n)]
     ready, _ = ray.wait([w.where.remote() for w in workers], num_returns=n, timeout=start_timeout_s)
     if len(ready) < n:
         cpus = ray.available_resources().get("CPU", 0)
@@ -213,6 +224,7 @@ def run_distributed(
     conc = split(concurrency, n) if concurrency is not None else [None] * n
     caps = split(max_concurrency, n) if max_concurrency else [None] * n
     start_at = time.time() + 0.5 + max(cluster.rtts_s)
+    level = seed
     runs = []
     for k, w in enumerate(cluster.workers):
         runs.append(
@@ -226,9 +238,10 @@ def run_distributed(
                 seed * 1000 + k,
                 start_at + cluster.offsets_s[k],
                 k * cfg.warmup,
+                level,
             )
         )
-    polls = {w.next_batch.remote(): k for k, w in enumerate(cluster.workers)}
+    polls = {w.next_batch.remote(level): k for k, w in enumerate(cluster.workers)}
     results: list[RequestResult] = []
     dead: dict[int, str] = {}
     interrupted = False
@@ -246,7 +259,7 @@ def run_distributed(
             if on_result:
                 on_result(r)
         if not finished:
-            polls[cluster.workers[k].next_batch.remote()] = k
+            polls[cluster.workers[k].next_batch.remote(level)] = k
 
     while polls:
         try:
