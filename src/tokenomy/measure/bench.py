@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 import aiohttp
 import numpy as np
 
-from tokenomy.measure.client import Api, Prompt, RequestResult, endpoint, payload, preflight, send
+from tokenomy.measure.client import (
+    Api,
+    Prompt,
+    RequestResult,
+    endpoint,
+    new_session,
+    payload,
+    preflight,
+    send,
+)
 from tokenomy.measure.metrics import Slo, summarize
 from tokenomy.measure.power import NvmlSampler
 
@@ -92,9 +101,8 @@ async def generate(
             on_result(r)
 
     interrupted = False
-    conn = aiohttp.TCPConnector(limit=0, force_close=False)
     t_start = t_end = time.time()
-    async with aiohttp.ClientSession(connector=conn) as session:
+    async with new_session() as session:
         try:
             for i in range(cfg.warmup):
                 p = prompts[i % len(prompts)]

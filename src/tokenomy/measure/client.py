@@ -21,6 +21,7 @@ Api = Literal["chat", "completions"]
 MAX_LINE_BYTES = 1 << 20  # an SSE line longer than 1 MiB fails the request (a token event is ~200 bytes)
 MAX_TOKEN_COUNT = 2**31 - 1  # usage counts beyond an INTEGER column are nonsense
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None)
+_JSON = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -194,6 +195,25 @@ class _Stream:
         return tokens
 
 
+async def _sent(session, ctx, params) -> None:
+    mark = ctx.trace_request_ctx
+    if mark is not None and not mark:
+        mark.append(time.perf_counter())
+
+
+def new_session(**kw: Any) -> aiohttp.ClientSession:
+    """A session for ``send``: no connection limit, no cookies, and a hook that notes when each request's body
+    has been written, so TTFT counts from the moment the request left, not from when the client got to it."""
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_sent)
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trace_configs=[trace],
+        **kw,
+    )
+
+
 async def send(
     session: aiohttp.ClientSession,
     url: str,
@@ -203,18 +223,26 @@ async def send(
     timeout_s: float,
     clock=time.perf_counter,
 ) -> RequestResult:
-    """Stream one completion; timings from send to the arrival of each content event. ``timeout_s`` bounds the
-    time to the first token and between tokens (keep-alive comments do not reset it). Never raises."""
+    """Stream one completion; timings from the request leaving (``new_session`` notes it; else from the call)
+    to the arrival of each content event. ``timeout_s`` bounds the time to the first token and between tokens
+    (keep-alive comments do not reset it). Never raises."""
     result = RequestResult(index=index, ok=False, start_s=time.time())
     stream = _Stream(api)
     loop = asyncio.get_running_loop()
     t0 = clock()
+    wall0 = result.start_s
+    sent: list[float] = []
     last = None
     itl = result.itl_ms
     n = 0
     try:
         async with asyncio.timeout(timeout_s) as deadline:
-            async with session.post(url, json=body, timeout=_NO_TIMEOUT) as resp:
+            data = json.dumps(body).encode()
+            async with session.post(
+                url, data=data, headers=_JSON, timeout=_NO_TIMEOUT, trace_request_ctx=sent
+            ) as resp:
+                if sent and clock is time.perf_counter:
+                    result.start_s, t0 = wall0 + (sent[0] - t0), sent[0]
                 if resp.status != 200:
                     text = (await resp.content.read(4096)).decode("utf-8", "replace")
                     result.error = f"HTTP {resp.status}: {text[:200]}".replace("\n", " ")

@@ -51,6 +51,7 @@ class FakeOpenAI:
         self.ttft_s, self.gap_s, self.tokens = ttft_s, gap_s, tokens
         self.slots = slots
         self.served = 0
+        self.late_ms: list[float] = []  # per answer: how late its first token left, past the schedule
         self._sem: asyncio.Semaphore | None = None
 
     async def _models(self, writer, fault: str | None) -> None:
@@ -95,6 +96,8 @@ class FakeOpenAI:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 writer.write(_chunk(token))
+                if k == 0:
+                    self.late_ms.append((loop.time() - due) * 1e3)
                 if k == 0 and fault and self._fault_event(fault):
                     writer.write(_chunk(self._fault_event(fault)))
             usage = {"prompt_tokens": 8, "completion_tokens": n}
@@ -130,7 +133,14 @@ class FakeOpenAI:
                         length = int(line[15:])
                 body = await reader.readexactly(length) if length else b""
                 fault = path.split("/")[2] if path.startswith("/fault/") else None
-                if path.endswith("/models"):
+                if path.endswith("/stats"):
+                    late = sorted(self.late_ms) or [0.0]
+                    body = json.dumps(
+                        {"served": self.served, "first_token_late_ms_p50": late[len(late) // 2]}
+                    ).encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                    self.late_ms.clear()
+                elif path.endswith("/models"):
                     await self._models(writer, fault)
                 else:
                     await self._stream(writer, body, fault, path.endswith("/chat/completions"))

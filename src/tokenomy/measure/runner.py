@@ -153,12 +153,23 @@ class BenchRunner:
             if s["status"] != "complete":
                 raise _Stop
             achieved = s["request_throughput"]
+            if by_rate:
+                # realized arrivals vs completions over the same span (the tail of the last answers removed):
+                # robust to the randomness of a short Poisson probe
+                starts = sorted(r.start_s for r in res.results if not r.warmup)
+                sent_span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
+                offered = (len(starts) - 1) / sent_span if sent_span > 0 else load
+                tail = (s["e2e_ms"]["p50"] or 0.0) / 1e3
+                done_span = max(s["duration_s"] - tail, sent_span, 1e-9)
+                saturated = is_saturated(offered, s["completed"] / done_span, history, True)
+            else:
+                saturated = is_saturated(load, achieved, history, False)
             p = Probe(
                 load=load,
                 achieved_req_s=achieved,
                 goodput_req_s=s["goodput_req_s"],
                 meets_slo=self.cfg.slo.level_meets(res.results),
-                saturated=is_saturated(load, achieved, history, by_rate),
+                saturated=saturated,
                 run_id=s["run_id"],
             )
             s["probe"] = {"load": load, "meets_slo": p.meets_slo, "saturated": p.saturated}

@@ -1,5 +1,5 @@
 """The max-rate search: the highest load (arrival rate, or concurrency) whose level meets the SLO and is not
-saturated. Grows the load ×4 until a probe fails; a saturated probe (throughput no longer grows with the
+saturated. Grows the load (×4 a rate, ×2 a concurrency) until a probe fails; a saturated probe (throughput no longer grows with the
 offered load) stops the growth at once and its throughput estimates the capacity; then bisects (geometric)
 between the best passing and the lowest failing load until they are within ``tolerance``. Pure logic: the
 probe is a function."""
@@ -43,9 +43,11 @@ def search(
     max_probes: int = 10,
     tolerance: float = 0.1,
     integer: bool = False,
-    growth: float = 4.0,
+    growth: float | None = None,
 ) -> tuple[Probe | None, list[Probe]]:
-    """(best good probe, every probe in order). ``integer`` loads (concurrency) are whole and ≥ 1."""
+    """(best good probe, every probe in order). ``integer`` loads (concurrency) are whole and ≥ 1 and grow
+    ×2 (rates ×4); among equal goodputs the lowest load wins."""
+    growth = growth or (2.0 if integer else 4.0)
 
     def norm(x: float) -> float:
         return float(max(1, round(x))) if integer else x
@@ -85,5 +87,5 @@ def search(
         if integer and load in (lo, hi):
             break
     good = [p for p in probes if p.good]
-    best = max(good, key=lambda p: (p.goodput_req_s, p.load)) if good else None
+    best = max(good, key=lambda p: (p.goodput_req_s, -p.load)) if good else None
     return best, probes
