@@ -15,8 +15,9 @@ from typer.testing import CliRunner  # noqa: E402
 
 from conftest import free_port  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
-from tokenomy.measure.client import Prompt, endpoint, payload, send  # noqa: E402
+from tokenomy.measure.client import Prompt, endpoint, new_session, payload, send  # noqa: E402
 from tokenomy.measure.fake_server import FakeOpenAIThread  # noqa: E402
+from tokenomy.measure.http1 import Http1Pool  # noqa: E402
 
 runner = CliRunner()
 
@@ -27,10 +28,23 @@ def server():
         yield url
 
 
-def _send(url: str, timeout_s: float = 5.0, tokens: int = 4):
+@pytest.fixture(params=["http1", "aiohttp"])
+def client(request):
+    return request.param
+
+
+def _send(url: str, timeout_s: float = 5.0, tokens: int = 4, client: str = "http1"):
+    """One request through the lean HTTP/1.1 client (the default for http://) or through aiohttp."""
+
     async def go():
-        async with aiohttp.ClientSession() as session:
-            body = payload("fake-model", Prompt(text="hi", max_tokens=tokens), "chat")
+        body = payload("fake-model", Prompt(text="hi", max_tokens=tokens), "chat")
+        if client == "http1":
+            pool = Http1Pool(endpoint(url, "chat"))
+            try:
+                return await pool.send(body, "chat", 0, timeout_s)
+            finally:
+                pool.close()
+        async with new_session() as session:
             return await send(session, endpoint(url, "chat"), body, "chat", 0, timeout_s)
 
     return asyncio.run(go())
@@ -48,26 +62,26 @@ def _send(url: str, timeout_s: float = 5.0, tokens: int = 4):
         ("http-500", "HTTP 500: boom"),
     ],
 )
-def test_each_malformed_stream_is_a_failure_with_its_reason(server, fault, reason):
-    r = _send(f"{server}/fault/{fault}")
+def test_each_malformed_stream_is_a_failure_with_its_reason(server, fault, reason, client):
+    r = _send(f"{server}/fault/{fault}", client=client)
     assert not r.ok and r.error == reason
     assert r.completion_tokens is None  # nothing bad is kept
 
 
-def test_a_good_stream_from_the_same_server_is_measured(server):
-    r = _send(server, tokens=6)
+def test_a_good_stream_from_the_same_server_is_measured(server, client):
+    r = _send(server, tokens=6, client=client)
     assert r.ok and r.completion_tokens == 6 and r.streamed_tokens == 6 and r.usage_source == "server"
     assert r.ttft_ms >= 5.0 and len(r.itl_ms) == 5
 
 
-def test_timeout_bounds_the_first_token_and_the_gaps_not_a_socket_read(server):
+def test_timeout_bounds_the_first_token_and_the_gaps_not_a_socket_read(server, client):
     t = time.perf_counter()
-    r = _send(f"{server}/fault/keepalive", timeout_s=0.4)
+    r = _send(f"{server}/fault/keepalive", timeout_s=0.4, client=client)
     took = time.perf_counter() - t
     # comments arrive every 50 ms: a per-read timeout would never fire
     assert not r.ok and r.error == "timeout: no first token within 0.4 s"
     assert 0.35 < took < 3.0
-    r = _send(f"{server}/fault/keepalive-after-first", timeout_s=0.4)
+    r = _send(f"{server}/fault/keepalive-after-first", timeout_s=0.4, client=client)
     assert not r.ok and r.error == "timeout: no next token after 1 tokens within 0.4 s"
     assert r.streamed_tokens == 1
 

@@ -5,6 +5,7 @@ runs on another thread), so nothing blocks the event loop while streams are open
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tokenomy.measure.client import (
     preflight,
     send,
 )
+from tokenomy.measure.http1 import Http1Pool
 from tokenomy.measure.metrics import Slo, summarize
 from tokenomy.measure.power import NvmlSampler
 
@@ -41,6 +43,7 @@ class BenchConfig:
     usd_per_gpu_hour: float | None = None
     power: bool = False
     extra_body: dict | None = None
+    http_client: str = "auto"  # auto: the lean HTTP/1.1 client for http://, aiohttp for https; or "aiohttp"
 
 
 @dataclass
@@ -55,16 +58,9 @@ class LevelResult:
     partial_reason: str | None = None  # a worker died: what it had in flight is lost
 
 
-async def _run_one(
-    session, cfg: BenchConfig, url: str, prompt: Prompt, index: int, warm: bool
-) -> RequestResult:
-    r = await send(
-        session,
-        url,
-        payload(cfg.model, prompt, cfg.api, cfg.ignore_eos, cfg.extra_body, cfg.min_tokens),
-        cfg.api,
-        index,
-        cfg.timeout_s,
+async def _run_one(sender, cfg: BenchConfig, prompt: Prompt, index: int, warm: bool) -> RequestResult:
+    r = await sender(
+        payload(cfg.model, prompt, cfg.api, cfg.ignore_eos, cfg.extra_body, cfg.min_tokens), index
     )
     r.warmup = warm
     r.max_tokens = prompt.max_tokens
@@ -102,11 +98,24 @@ async def generate(
 
     interrupted = False
     t_start = t_end = time.time()
-    async with new_session() as session:
+    async with contextlib.AsyncExitStack() as stack:
+        if cfg.http_client == "auto" and url.startswith("http://"):
+            pool = Http1Pool(url)
+            stack.callback(pool.close)
+
+            def sender(body: dict, index: int):
+                return pool.send(body, cfg.api, index, cfg.timeout_s)
+
+        else:
+            session = await stack.enter_async_context(new_session())
+
+            def sender(body: dict, index: int):
+                return send(session, url, body, cfg.api, index, cfg.timeout_s)
+
         try:
             for i in range(cfg.warmup):
                 p = prompts[i % len(prompts)]
-                done(await _run_one(session, cfg, url, p, -1 - i - warmup_index, True))
+                done(await _run_one(sender, cfg, p, -1 - i - warmup_index, True))
             if start_at is not None:
                 await asyncio.sleep(max(0.0, start_at - time.time()))
             t_start = time.time()
@@ -116,7 +125,7 @@ async def generate(
                 async def worker() -> None:
                     while pending:
                         i, p = pending.pop()
-                        done(await _run_one(session, cfg, url, p, i, False))
+                        done(await _run_one(sender, cfg, p, i, False))
 
                 await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prompts)))))
             else:
@@ -129,7 +138,7 @@ async def generate(
 
                 async def one(i: int, p: Prompt) -> None:
                     async with limit:
-                        done(await _run_one(session, cfg, url, p, i, False))
+                        done(await _run_one(sender, cfg, p, i, False))
 
                 tasks = []
                 for k, (i, p) in enumerate(zip(idx, prompts, strict=True)):
