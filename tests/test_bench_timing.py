@@ -1,7 +1,7 @@
 """Against a server (its own process) that sends the first token after 50 ms and then one every 10 ms, the
 bench reports those figures at c=1 and at c=64. Tolerances hold on a loaded 2-core machine: the lower bounds are
 physics (nothing arrives early), the upper ones catch a client that timestamps late (the old synchronous store
-read TTFT p50 86-150 ms and ITL p50 5.9 ms at c=64); benchmarks/bench_truth.py measures the figures tightly."""
+read TTFT p50 86-150 ms and ITL p50 5.9 ms at c=64); benchmarks/bench_truth.py measures them tightly."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def timed_server():
     proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize(("c", "n", "ttft_max_ms"), [(1, 6, 65.0), (64, 192, 80.0)])
+@pytest.mark.parametrize(("c", "n", "ttft_max_ms"), [(1, 6, 65.0), (64, 192, 85.0)])
 def test_reported_ttft_and_tpot_match_what_the_server_sent(timed_server, tmp_path, c, n, ttft_max_ms):
     db = tmp_path / "t.duckdb"
     result = CliRunner().invoke(

@@ -162,29 +162,26 @@ class _Stream:
         if len(self.buf) > MAX_LINE_BYTES:
             raise StreamError(f"malformed SSE: a line over {MAX_LINE_BYTES >> 10} KiB")
         tokens = 0
-        for raw in lines:
-            line = raw.strip()
-            if not line or line[0] == 58:  # b":" keep-alive comment
-                continue
+        api = self.api
+        for line in lines:
+            if not line or line == b"\r":
+                continue  # the blank line between events
+            if line[:5] != b"data:":
+                line = line.strip()
+                if not line or line[:1] == b":" or line.startswith((b"event:", b"id:", b"retry:")):
+                    continue  # keep-alive comment, or fields we do not need
+                raise StreamError(f"malformed SSE: unexpected line {line[:60]!r}")
             if len(line) > MAX_LINE_BYTES:
                 raise StreamError(f"malformed SSE: a line over {MAX_LINE_BYTES >> 10} KiB")
-            if not line.startswith(b"data:"):
-                if line.startswith((b"event:", b"id:", b"retry:")):
-                    continue
-                raise StreamError(f"malformed SSE: unexpected line {line[:60]!r}")
-            body = line[5:].strip()
-            if body == b"[DONE]":
+            event = _loads(line)
+            if event is _DONE:
                 self.done = True
                 return tokens
-            try:
-                event = json.loads(body)
-            except ValueError:
-                raise StreamError(f"malformed SSE: bad JSON {body[:60]!r}") from None
             if type(event) is not dict:
                 raise StreamError(f"malformed SSE: event is a JSON {type(event).__name__}, not an object")
             if "error" in event:
                 raise StreamError(f"server error in stream: {str(event['error'])[:160]}")
-            if _has_content(event, self.api):
+            if _has_content(event, api):
                 tokens += 1
             usage = event.get("usage")
             if usage:
@@ -193,6 +190,27 @@ class _Stream:
                 self.prompt_tokens = _count(usage.get("prompt_tokens"), "prompt_tokens")
                 self.completion_tokens = _count(usage.get("completion_tokens"), "completion_tokens")
         return tokens
+
+
+_DONE = object()
+_scan = (
+    json.JSONDecoder().scan_once
+)  # the C scanner, without json.loads' wrappers (encoding detection, regex)
+
+
+def _loads(line: bytes) -> Any:
+    """The JSON value of a ``data:`` line, or _DONE for ``[DONE]``; StreamError when it is not JSON."""
+    try:
+        text = line[5:].decode().strip()
+        value, end = _scan(text, 0)
+    except (UnicodeDecodeError, StopIteration, ValueError):
+        text = line[5:].strip().decode("utf-8", "replace")
+        if text == "[DONE]":
+            return _DONE
+        raise StreamError(f"malformed SSE: bad JSON {text[:60].encode()!r}") from None
+    if end != len(text):
+        raise StreamError(f"malformed SSE: bad JSON {text[:60].encode()!r}")
+    return value
 
 
 async def _sent(session, ctx, params) -> None:

@@ -60,10 +60,13 @@ class _Exchange:
             self.last = now
 
     def _chunks(self, data: bytes, now: float) -> bool:
-        """Decode chunked framing (only framing bytes wait in ``pending``); True at the last chunk."""
+        """Decode chunked framing (only framing bytes wait in ``pending``); the content of everything that
+        arrived together is parsed at once. True at the last chunk."""
         buf = self.pending + data if self.pending else data
         self.pending = b""
         i, size = 0, len(buf)
+        parts: list[bytes] = []
+        end = False
         while True:
             if self.chunk_left == -1:  # a size line
                 j = buf.find(b"\r\n", i)
@@ -71,20 +74,21 @@ class _Exchange:
                     self.pending = buf[i:]
                     if len(self.pending) > 1024:
                         raise StreamError("malformed HTTP: bad chunk size line")
-                    return False
+                    break
                 try:
                     n = int(buf[i:j].split(b";", 1)[0], 16)
                 except ValueError:
                     raise StreamError("malformed HTTP: bad chunk size line") from None
                 i = j + 2
                 if n == 0:
-                    return True
+                    end = True
+                    break
                 self.chunk_left = n
             elif self.chunk_left > 0:  # chunk data
                 take = min(self.chunk_left, size - i)
                 if take == 0:
-                    return False
-                self._content(buf[i : i + take], now)
+                    break
+                parts.append(buf[i : i + take])
                 i += take
                 self.chunk_left -= take
                 if self.chunk_left == 0:
@@ -92,9 +96,12 @@ class _Exchange:
             else:  # -2: the CRLF after a chunk
                 if size - i < 2:
                     self.pending = buf[i:]
-                    return False
+                    break
                 i += 2
                 self.chunk_left = -1
+        if parts:
+            self._content(parts[0] if len(parts) == 1 else b"".join(parts), now)
+        return end
 
     def feed(self, data: bytes, now: float) -> bool:
         """Bytes that arrived at ``now``; True when the response body is complete."""
