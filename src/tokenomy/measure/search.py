@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-SATURATED_BELOW = 0.9  # rate mode: achieved request throughput under 90% of offered → saturated
+SATURATED_BELOW = 0.95  # rate mode: completions under 95% of the realized arrival rate → saturated
 GROWTH_BELOW = 1.1  # concurrency mode: less than 10% more throughput than a lower concurrency → saturated
 
 
@@ -71,6 +71,8 @@ def search(
         if hi is None:
             load = norm(load * growth)
             continue
+        if capacity:
+            hi = min(hi, max(1.1 * capacity, lo or 0.0))  # beyond the measured capacity nothing can pass
         if lo is None:
             # the very first loads fail: go below, to the capacity estimate when there is one
             guess = 0.9 * capacity if capacity and capacity < hi else hi / growth
