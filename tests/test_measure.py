@@ -375,7 +375,8 @@ def test_ctrl_c_keeps_every_finished_request(tmp_path):
     import signal
 
     db = tmp_path / "i.duckdb"
-    with FakeServer(SLOW_MODES) as url:
+    server = FakeServer(SLOW_MODES)
+    with server as url:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -403,7 +404,9 @@ def test_ctrl_c_keeps_every_finished_request(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(4.0)  # ≈ 10 answers of 0.3 s after start-up; DuckDB's file lock keeps us from peeking
+        deadline = time.time() + 60  # start-up takes seconds on a loaded machine: wait for answers instead
+        while server.count < 6 and time.time() < deadline:
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 130, proc.stderr.read().decode()[-500:]

@@ -121,27 +121,6 @@ def _count(value: Any, name: str) -> int | None:
     return value
 
 
-def _has_content(event: dict, api: Api) -> bool:
-    choices = event.get("choices")
-    if not choices:
-        return False
-    if not isinstance(choices, list):
-        raise StreamError(f"malformed SSE: choices is a {type(choices).__name__}, not a list")
-    choice = choices[0]
-    if not isinstance(choice, dict):
-        raise StreamError("malformed SSE: a choice is not an object")
-    if api == "chat":
-        delta = choice.get("delta")
-        if not delta:
-            return False
-        if not isinstance(delta, dict):
-            raise StreamError("malformed SSE: delta is not an object")
-        content, reasoning = delta.get("content"), delta.get("reasoning_content")
-        return bool(content and isinstance(content, str)) or bool(reasoning and isinstance(reasoning, str))
-    text = choice.get("text")
-    return bool(text and isinstance(text, str))
-
-
 class _Stream:
     """Per-request parser state: counts content events, remembers usage, sees [DONE]."""
 
@@ -162,7 +141,7 @@ class _Stream:
         if len(self.buf) > MAX_LINE_BYTES:
             raise StreamError(f"malformed SSE: a line over {MAX_LINE_BYTES >> 10} KiB")
         tokens = 0
-        api = self.api
+        chat = self.api == "chat"
         for line in lines:
             if not line or line == b"\r":
                 continue  # the blank line between events
@@ -174,22 +153,45 @@ class _Stream:
             if len(line) > MAX_LINE_BYTES:
                 raise StreamError(f"malformed SSE: a line over {MAX_LINE_BYTES >> 10} KiB")
             event = _loads(line)
-            if event is _DONE:
-                self.done = True
-                return tokens
             if type(event) is not dict:
+                if event is _DONE:
+                    self.done = True
+                    return tokens
                 raise StreamError(f"malformed SSE: event is a JSON {type(event).__name__}, not an object")
-            if "error" in event:
+            # the common token event, inline: choices[0].delta.content (chat) or choices[0].text
+            choices = event.get("choices")
+            if choices:
+                if type(choices) is not list:
+                    raise StreamError(f"malformed SSE: choices is a {type(choices).__name__}, not a list")
+                choice = choices[0]
+                if type(choice) is not dict:
+                    raise StreamError("malformed SSE: a choice is not an object")
+                if chat:
+                    delta = choice.get("delta")
+                    if delta:
+                        if type(delta) is not dict:
+                            raise StreamError("malformed SSE: delta is not an object")
+                        text = delta.get("content")
+                        if (text and type(text) is str) or _reasoning(delta):
+                            tokens += 1
+                else:
+                    text = choice.get("text")
+                    if text and type(text) is str:
+                        tokens += 1
+            elif "error" in event:
                 raise StreamError(f"server error in stream: {str(event['error'])[:160]}")
-            if _has_content(event, api):
-                tokens += 1
             usage = event.get("usage")
             if usage:
-                if not isinstance(usage, dict):
+                if type(usage) is not dict:
                     raise StreamError("bad usage: not an object")
                 self.prompt_tokens = _count(usage.get("prompt_tokens"), "prompt_tokens")
                 self.completion_tokens = _count(usage.get("completion_tokens"), "completion_tokens")
         return tokens
+
+
+def _reasoning(delta: dict) -> bool:
+    text = delta.get("reasoning_content")
+    return bool(text) and type(text) is str
 
 
 _DONE = object()
@@ -200,17 +202,24 @@ _scan = (
 
 def _loads(line: bytes) -> Any:
     """The JSON value of a ``data:`` line, or _DONE for ``[DONE]``; StreamError when it is not JSON."""
+    body = line[6:] if line[5:6] == b" " else line[5:]
     try:
-        text = line[5:].decode().strip()
+        text = body.decode()
         value, end = _scan(text, 0)
+        if end == len(text):
+            return value
     except (UnicodeDecodeError, StopIteration, ValueError):
-        text = line[5:].strip().decode("utf-8", "replace")
-        if text == "[DONE]":
-            return _DONE
-        raise StreamError(f"malformed SSE: bad JSON {text[:60].encode()!r}") from None
-    if end != len(text):
-        raise StreamError(f"malformed SSE: bad JSON {text[:60].encode()!r}")
-    return value
+        pass
+    text = body.strip().decode("utf-8", "replace")  # whitespace around, [DONE], or not JSON at all
+    if text == "[DONE]":
+        return _DONE
+    try:
+        value, end = _scan(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError):
+        pass
+    raise StreamError(f"malformed SSE: bad JSON {text[:60].encode()!r}")
 
 
 async def _sent(session, ctx, params) -> None:
