@@ -170,6 +170,7 @@ async def run_level(
     sampler = NvmlSampler() if cfg.power else None
     if sampler:
         sampler.__enter__()
+    cpu0 = time.process_time()
     try:
         results, t_start, t_end, interrupted = await generate(
             cfg, prompts, concurrency, rate, burstiness, max_concurrency, on_result, seed
@@ -177,7 +178,10 @@ async def run_level(
     finally:
         if sampler:
             sampler.__exit__(None, None, None)
-    return finish_level(cfg, concurrency, rate, results, t_start, t_end, interrupted, sampler)
+    res = finish_level(cfg, concurrency, rate, results, t_start, t_end, interrupted, sampler)
+    # CPU this process spent (all threads, storage included): the client's cost, whatever else the machine runs
+    res.summary["client_cpu_s"] = time.process_time() - cpu0
+    return res
 
 
 def finish_level(

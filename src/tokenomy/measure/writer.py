@@ -15,7 +15,7 @@ from tokenomy.measure.client import RequestResult
 from tokenomy.store import Store
 
 _STOP = object()
-STATEMENT_ROWS = 64  # rows per INSERT: short GIL holds while DuckDB converts the values
+STATEMENT_ROWS = 256  # rows per INSERT: short GIL holds while the values are gathered
 
 
 def request_row(run_id: str, r: RequestResult) -> tuple:
