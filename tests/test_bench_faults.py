@@ -109,3 +109,32 @@ def test_models_listed_as_a_bare_list_do_not_stop_the_bench(server, tmp_path):
     result = _bench(f"{server}/fault/models-list", tmp_path / "m.duckdb", "-c", "2", "--num-prompts", "4")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["levels"][0]["completed"] == 4
+
+
+def test_chunked_sse_split_anywhere_parses_the_same():
+    """The lean client's framing: a chunked SSE response fed whole, byte by byte, or in random pieces."""
+    import random
+
+    from tokenomy.measure.client import RequestResult
+    from tokenomy.measure.http1 import _Exchange
+
+    events = [b'data: {"choices": [{"delta": {"content": "t%d"}}]}\n\n' % k for k in range(5)]
+    events.append(b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 5}}\n\n')
+    events.append(b"data: [DONE]\n\n")
+    body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n" + body
+
+    def parse(pieces: list[bytes]) -> tuple:
+        loop = asyncio.new_event_loop()
+        ex = _Exchange("chat", RequestResult(0, False), 0.0, loop.create_future())
+        done = [ex.feed(p, float(k)) for k, p in enumerate(pieces)]
+        loop.close()
+        return ex.n, ex.stream.done, ex.stream.completion_tokens, done[-1], any(done[:-1])
+
+    whole = parse([raw])
+    assert whole == (5, True, 5, True, False)
+    assert parse([raw[i : i + 1] for i in range(len(raw))]) == whole
+    rng = random.Random(0)
+    for _ in range(50):
+        cuts = sorted(rng.sample(range(1, len(raw)), 6))
+        assert parse([raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]) == whole

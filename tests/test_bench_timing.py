@@ -40,7 +40,7 @@ def timed_server():
     proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize(("c", "n", "ttft_max_ms"), [(1, 6, 65.0), (64, 192, 85.0)])
+@pytest.mark.parametrize(("c", "n", "ttft_max_ms"), [(1, 6, 70.0), (64, 192, 100.0)])
 def test_reported_ttft_and_tpot_match_what_the_server_sent(timed_server, tmp_path, c, n, ttft_max_ms):
     db = tmp_path / "t.duckdb"
     result = CliRunner().invoke(
@@ -52,7 +52,7 @@ def test_reported_ttft_and_tpot_match_what_the_server_sent(timed_server, tmp_pat
     lv = json.loads(result.stdout)["levels"][0]
     assert lv["completed"] == n and lv["output_tokens"] == 16 * n
     assert 49.0 <= lv["ttft_ms"]["p50"] <= ttft_max_ms
-    assert 9.0 <= lv["tpot_ms"]["p50"] <= 11.5
-    assert 8.0 <= lv["itl_ms"]["p50"] <= 12.0  # gaps as sent, not bunched
+    assert 9.0 <= lv["tpot_ms"]["p50"] <= 12.0
+    assert 7.5 <= lv["itl_ms"]["p50"] <= 12.5  # gaps as sent, not bunched
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM requests WHERE NOT warmup AND ok").fetchone()[0] == n

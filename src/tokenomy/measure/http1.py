@@ -66,13 +66,35 @@ class _Exchange:
         self.pending = b""
         i, size = 0, len(buf)
         parts: list[bytes] = []
+        add, find = parts.append, buf.find
+        left = self.chunk_left  # -1: a size line; -2: a chunk's CRLF; -3: trailers; > 0: data bytes left
         end = False
-        while True:
-            if self.chunk_left == -1:  # a size line
-                j = buf.find(b"\r\n", i)
+        while i < size:
+            if left > 0:
+                j = i + left
+                if j > size:
+                    add(buf[i:])
+                    left -= size - i
+                    i = size
+                    break
+                add(buf[i:j])
+                i, left = j, -2
+            elif left == -2:
+                if size - i < 2:
+                    break
+                i += 2
+                left = -1
+            elif left == -3:  # after the last chunk: trailer lines, then an empty line
+                j = find(b"\r\n", i)
                 if j < 0:
-                    self.pending = buf[i:]
-                    if len(self.pending) > 1024:
+                    break
+                i, end = j + 2, j == i
+                if end:
+                    break
+            else:
+                j = find(b"\r\n", i)
+                if j < 0:
+                    if size - i > 1024:
                         raise StreamError("malformed HTTP: bad chunk size line")
                     break
                 try:
@@ -80,25 +102,10 @@ class _Exchange:
                 except ValueError:
                     raise StreamError("malformed HTTP: bad chunk size line") from None
                 i = j + 2
-                if n == 0:
-                    end = True
-                    break
-                self.chunk_left = n
-            elif self.chunk_left > 0:  # chunk data
-                take = min(self.chunk_left, size - i)
-                if take == 0:
-                    break
-                parts.append(buf[i : i + take])
-                i += take
-                self.chunk_left -= take
-                if self.chunk_left == 0:
-                    self.chunk_left = -2
-            else:  # -2: the CRLF after a chunk
-                if size - i < 2:
-                    self.pending = buf[i:]
-                    break
-                i += 2
-                self.chunk_left = -1
+                left = n if n else -3
+        if i < size and not end:
+            self.pending = buf[i:]  # a partial size line or CRLF
+        self.chunk_left = left
         if parts:
             self._content(parts[0] if len(parts) == 1 else b"".join(parts), now)
         return end

@@ -119,7 +119,7 @@ class BenchRunner:
         w = self.work
         with self.live(stats):
             if self.cluster is None:
-                res = asyncio.run(
+                res = run_loop(
                     run_level(
                         self.cfg, prompts, concurrency, rate, w.burstiness, w.max_concurrency, on_result
                     )

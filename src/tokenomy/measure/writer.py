@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -41,10 +42,11 @@ def request_row(run_id: str, r: RequestResult) -> tuple:
 class BatchWriter:
     """``put`` never blocks; ``call`` runs a store method on the writer thread after every row put before it."""
 
-    def __init__(self, store: Store, max_rows: int = 1024, max_delay_s: float = 0.5):
+    def __init__(self, store: Store, max_rows: int = 1024, max_delay_s: float = 0.5, poll_s: float = 0.05):
         self.store = store
-        self.max_rows, self.max_delay_s = max_rows, max_delay_s
-        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.max_rows, self.max_delay_s, self.poll_s = max_rows, max_delay_s, poll_s
+        self.q: queue.SimpleQueue = queue.SimpleQueue()  # control: calls and stop
+        self.rows: deque = deque()  # finished requests: appended without waking the thread
         self.stored = 0
         self.batches = 0
         self.lost = 0  # rows that could not be written (storage failed)
@@ -53,7 +55,7 @@ class BatchWriter:
         self.thread.start()
 
     def put(self, run_id: str, r: RequestResult) -> None:
-        self.q.put((run_id, r))
+        self.rows.append((run_id, r))  # thread-safe, and no wake-up per request on the event loop
 
     def call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """Run ``fn(*args, **kw)`` on the writer thread (after the rows queued so far); its result or error."""
@@ -90,28 +92,26 @@ class BatchWriter:
     def _loop(self) -> None:
         rows: list[tuple] = []
         deadline = None
+        pending = self.rows
         while True:
-            timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
-                item = self.q.get(timeout=timeout)
+                item = self.q.get(timeout=self.poll_s)
             except queue.Empty:
-                self._write(rows)
-                rows, deadline = [], None
-                continue
-            if item is _STOP:
-                self._write(rows)
-                return
-            if len(item) == 2:
-                rows.append(request_row(*item))
-                if deadline is None:
-                    deadline = time.monotonic() + self.max_delay_s
-                if len(rows) >= self.max_rows:
+                item = None
+            while pending:
+                rows.append(request_row(*pending.popleft()))
+            if rows and deadline is None:
+                deadline = time.monotonic() + self.max_delay_s
+            if item is None:
+                if rows and (len(rows) >= self.max_rows or time.monotonic() >= deadline):
                     self._write(rows)
                     rows, deadline = [], None
                 continue
-            fn, args, kw, fut = item
-            self._write(rows)
+            self._write(rows)  # a call or stop: every row put before it first
             rows, deadline = [], None
+            if item is _STOP:
+                return
+            fn, args, kw, fut = item
             try:
                 fut.set_result(fn(*args, **kw))
             except BaseException as exc:  # handed back to the caller
