@@ -428,31 +428,9 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
 
 
 def _export_inferencex(path: Path, summaries: list[dict], model, hardware, backend, isl, osl) -> None:
-    """Rows in the InferenceX result format (one per concurrency level)."""
-    rows = []
-    for s in summaries:
-        rows.append(
-            {
-                "hw": hardware,
-                "model": model,
-                "framework": backend,
-                "isl": isl,
-                "osl": osl,
-                "conc": s["concurrency"],
-                "tput_per_gpu": s.get("tput_per_gpu"),
-                "output_tput_per_gpu": s.get("output_tput_per_gpu"),
-                "median_ttft": s["ttft_ms"]["p50"],
-                "median_tpot": s["tpot_ms"]["p50"],
-                "median_itl": s["itl_ms"]["p50"],
-                "median_e2el": s["e2e_ms"]["p50"],
-                "median_intvty": s["tok_s_per_user"],
-                "p99_ttft": s["ttft_ms"]["p99"],
-                "p99_tpot": s["tpot_ms"]["p99"],
-                "completed": s["completed"],
-                "failed": s["failed"],
-                "run_id": s["run_id"],
-            }
-        )
+    from tokenomy.measure.inferencex import inferencex_rows
+
+    rows = inferencex_rows(summaries, model, hardware, backend, isl, osl)
     path.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
 
 
