@@ -227,7 +227,9 @@ def llama() -> None:
                     return
                 time.sleep(0.25)
         out = {}
-        bench(url, "-c", "2", "--num-prompts", "4", "--isl", "32", "--osl", "32", "--quiet")  # warm the server
+        bench(
+            url, "-c", "2", "--num-prompts", "4", "--isl", "32", "--osl", "32", "--quiet"
+        )  # warm the server
         for w in (2, 1):
             doc, _ = bench(url, "-c", "2", "--num-prompts", "24", "--isl", "32", "--osl", "32", "--workers",
                            str(w), "--quiet", core=None)  # fmt: skip
