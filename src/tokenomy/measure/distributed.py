@@ -212,11 +212,12 @@ def run_distributed(
     burstiness: float = 1.0,
     max_concurrency: int | None = None,
     on_result: Callable[[RequestResult], None] | None = None,
-    seed: int = 0,
+    level: int = 0,
     sampler=None,
 ) -> LevelResult:
     """One level over the cluster's workers: prompt k goes to worker k mod n; concurrency split in whole
-    shares; a rate split in equal independent Poisson streams (their sum is the requested Poisson process)."""
+    shares; a rate split in equal independent Poisson streams (their sum is the requested Poisson process).
+    ``level`` numbers the levels of a bench (each must differ from the previous one)."""
     ray = cluster.ray
     n = len(cluster.workers)
     if concurrency is not None and concurrency < n:
@@ -224,7 +225,6 @@ def run_distributed(
     conc = split(concurrency, n) if concurrency is not None else [None] * n
     caps = split(max_concurrency, n) if max_concurrency else [None] * n
     start_at = time.time() + 0.5 + max(cluster.rtts_s)
-    level = seed
     runs = []
     for k, w in enumerate(cluster.workers):
         runs.append(
@@ -235,7 +235,7 @@ def run_distributed(
                 rate / n if rate is not None else None,
                 burstiness,
                 caps[k] or None,
-                seed * 1000 + k,
+                level * 1000 + k,  # the level number seeds each worker's own arrivals
                 start_at + cluster.offsets_s[k],
                 k * cfg.warmup,
                 level,

@@ -1,6 +1,6 @@
-"""Storage off the event loop: finished requests go through a queue to one thread, the only user of the DuckDB
-connection, which inserts them in batches. A hard crash loses at most the last batch (``max_delay_s`` or
-``max_rows`` requests); Ctrl-C loses nothing that finished, because closing flushes the queue."""
+"""Storage off the event loop: finished requests are appended to a deque that one thread, the only user of the
+DuckDB connection, drains every ``poll_s`` and inserts in batches. A hard crash loses at most the last batch
+(``max_delay_s`` or ``max_rows`` requests); Ctrl-C loses nothing that finished: closing writes what is queued."""
 
 from __future__ import annotations
 
