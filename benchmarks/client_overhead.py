@@ -112,32 +112,34 @@ def _free_port() -> int:
 async def _ours(
     url: str, concurrency: int, n: int, tag: bool = False
 ) -> tuple[int, float, float, list[float]]:
-    import aiohttp
-
-    from tokenomy.measure.client import Prompt, endpoint, payload, send
+    """tokenomy's request path for http:// (the lean HTTP/1.1 client), without storage."""
+    from tokenomy.measure.client import Prompt, endpoint, payload
+    from tokenomy.measure.http1 import Http1Pool
 
     body = payload("m", Prompt(text="hello", max_tokens=TOKENS), "chat")
-    target = endpoint(url, "chat")
+    pool = Http1Pool(endpoint(url, "chat"))
     ttfts: list[float] = []
     tokens = 0
     queue = list(range(n))
     firsts = FIRST_TOKEN_WALL
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
-        async def worker() -> None:
-            nonlocal tokens
-            while queue:
-                i = queue.pop()
-                r = await send(session, target, {**body, "user": str(i)} if tag else body, "chat", i, 30.0)
-                assert r.ok, r.error
-                tokens += r.output_tokens
-                # tagged runs return the wall-clock time of the first token instead of TTFT
-                ttfts.append(r.start_s + r.ttft_ms / 1e3 if tag else r.ttft_ms)
-                firsts[i] = r.start_s + r.ttft_ms / 1e3
+    async def worker() -> None:
+        nonlocal tokens
+        while queue:
+            i = queue.pop()
+            r = await pool.send({**body, "user": str(i)} if tag else body, "chat", i, 30.0)
+            assert r.ok, r.error
+            tokens += r.output_tokens
+            # tagged runs return the wall-clock time of the first token instead of TTFT
+            ttfts.append(r.start_s + r.ttft_ms / 1e3 if tag else r.ttft_ms)
+            firsts[i] = r.start_s + r.ttft_ms / 1e3
 
-        cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return tokens, time.process_time() - cpu0, time.perf_counter() - t0, ttfts
+    finally:
+        pool.close()
+    return tokens, time.process_time() - cpu0, time.perf_counter() - t0, ttfts
 
 
 async def _openai(url: str, concurrency: int, n: int) -> tuple[int, float, float]:

@@ -343,11 +343,17 @@ def test_bench_real_llama_cpp_server(llama_server, tmp_path):
         assert lv["ttft_ms"]["p50"] < lv["e2e_ms"]["p50"]
         assert 5 < lv["tok_s_per_user"] < 5000  # a 135M model on two CPU cores
         assert 1 < lv["output_tok_s"] < 5000
-    # queueing: four requests at once wait for each other on one llama.cpp slot
-    assert levels[1]["ttft_ms"]["p50"] > levels[0]["ttft_ms"]["p50"]
     con = duckdb.connect(str(db))
     assert con.execute("SELECT count(*) FROM requests WHERE NOT warmup AND ok").fetchone()[0] == 8
     assert con.execute("SELECT count(*) FROM summaries WHERE status = 'complete'").fetchone()[0] == 2
+    # queueing: four requests at once wait for each other on one llama.cpp slot, so the last one waits for its
+    # first token longer than the quickest answer takes whole (≈ 3x; compared within the level, because the load
+    # of a shared machine can change between levels)
+    last_ttft, quickest_e2e = con.execute(
+        "SELECT max(q.ttft_ms), min(q.e2e_ms) FROM requests q JOIN runs r USING (run_id) "
+        "WHERE r.concurrency = 4 AND NOT q.warmup"
+    ).fetchone()
+    assert last_ttft > 1.5 * quickest_e2e
     # llama-cpp-python sends no usage when streaming: the counted stream must equal the server's own count
     # for the same prompt answered without streaming (greedy decoding, so the same tokens).
     streamed = con.execute(
@@ -377,7 +383,8 @@ def test_ctrl_c_keeps_every_finished_request(tmp_path):
     import signal
 
     db = tmp_path / "i.duckdb"
-    with FakeServer(SLOW_MODES) as url:
+    server = FakeServer(SLOW_MODES)
+    with server as url:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -405,7 +412,9 @@ def test_ctrl_c_keeps_every_finished_request(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(4.0)  # ≈ 10 answers of 0.3 s after start-up; DuckDB's file lock keeps us from peeking
+        deadline = time.time() + 60  # start-up takes seconds on a loaded machine: wait for answers instead
+        while server.count < 6 and time.time() < deadline:
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 130, proc.stderr.read().decode()[-500:]

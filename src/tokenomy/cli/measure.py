@@ -10,7 +10,6 @@ from rich.table import Table
 
 from tokenomy.catalog import UnknownIdError
 from tokenomy.cli.base import (
-    _progress,
     app,
     console,
     err_console,
@@ -28,6 +27,39 @@ def _levels(text: str) -> list[int]:
     if not levels or min(levels) < 1:
         fail("--concurrency levels must be ≥ 1")
     return levels
+
+
+def _live(quiet: bool):
+    """A live view per level (requests done, failures, running p50 TTFT/TPOT, tok/s) on stderr, or none."""
+    import contextlib
+
+    if quiet:
+        return lambda stats: contextlib.nullcontext()
+    from rich.live import Live
+
+    def render(stats) -> str:
+        s = stats.snapshot()
+        ttft = "—" if s["ttft_p50_ms"] is None else f"{s['ttft_p50_ms']:,.1f} ms"
+        tpot = "—" if s["tpot_p50_ms"] is None else f"{s['tpot_p50_ms']:,.2f} ms"
+        return (
+            f"[bold]bench {s['label']}[/]  {s['done']:,}/{s['total']:,} done  "
+            f"[{'red' if s['failed'] else 'dim'}]{s['failed']:,} failed[/]  TTFT p50 {ttft}  "
+            f"TPOT p50 {tpot}  {s['out_tok_s']:,.0f} out tok/s  {s['elapsed_s']:.0f} s"
+        )
+
+    @contextlib.contextmanager
+    def view(stats):
+        from rich.text import Text
+
+        class _R:
+            def __rich__(self):
+                return Text.from_markup(render(stats))
+
+        with Live(_R(), console=err_console, refresh_per_second=2, transient=True):
+            yield
+        err_console.print(render(stats))
+
+    return view
 
 
 @app.command()
@@ -53,11 +85,40 @@ def bench(
     ),
     isl: int = typer.Option(1024, "--isl", min=1, help="Nominal input length (random words, [0.8, 1] x)."),
     osl: int = typer.Option(1024, "--osl", min=1, help="Nominal output length (max_tokens, [0.8, 1] x)."),
+    min_tokens: int | None = typer.Option(
+        None,
+        "--min-tokens",
+        min=1,
+        help="Ask for at least this many output tokens (min_tokens; vLLM, SGLang).",
+    ),
     dataset: Path | None = typer.Option(None, "--dataset", help="JSONL prompts instead of random ones."),
-    num_prompts: int | None = typer.Option(None, "--num-prompts", min=1, help="Default: 10 x concurrency."),
+    num_prompts: int | None = typer.Option(
+        None, "--num-prompts", min=1, help="Per level. Default: 10 x concurrency, or rate x --probe-seconds."
+    ),
     warmup: int = typer.Option(1, "--warmup", min=0, help="Requests sent first and not measured."),
     timeout: float = typer.Option(
-        60.0, "--timeout", min=0.1, help="Seconds without data before a request fails."
+        60.0,
+        "--timeout",
+        min=0.1,
+        help="Seconds to the first token, and between tokens, before a request fails.",
+    ),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Ray actors generating the load (extra ray); 0: this process."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="A Ray cluster (ray://… or host:port); default: Ray starts locally."
+    ),
+    find_max_rate: bool = typer.Option(
+        False, "--find-max-rate", help="Search the highest rate meeting --slo (start: --rate or 1 req/s)."
+    ),
+    concurrency_search: bool = typer.Option(
+        False,
+        "--concurrency-search",
+        help="With --find-max-rate: search the concurrency instead (start: -c).",
+    ),
+    max_probes: int = typer.Option(10, "--max-probes", min=1, help="Most levels the search runs."),
+    probe_seconds: float = typer.Option(
+        10.0, "--probe-seconds", min=0.5, help="Length of a rate level without --num-prompts."
     ),
     gpus: int | None = typer.Option(
         None, "--gpus", min=1, help="GPUs serving: report per GPU, per MW, per $."
@@ -71,39 +132,64 @@ def bench(
     precision: str | None = typer.Option(
         None, "--precision", help="Weights precision served (bf16, fp8, fp4), for calibrate --from-db."
     ),
-    slo: str | None = typer.Option(None, "--slo", help="Goodput objectives, e.g. ttft_ms=500,tpot_ms=50."),
+    slo: str | None = typer.Option(
+        None, "--slo", help="Objectives, e.g. ttft_ms=500,tpot_ms=50[,percentile=p90] (goodput; search)."
+    ),
     power: str | None = typer.Option(None, "--power", help="nvml: sample GPU board power (≥ 10 Hz)."),
     no_ignore_eos: bool = typer.Option(False, "--no-ignore-eos", help="Let the model stop at EOS."),
     db: Path | None = typer.Option(None, "--db", help="DuckDB file (default: the user data dir)."),
     export: Path | None = typer.Option(None, "--export", help="Also write results in the InferenceX format."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the final table."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Measure an OpenAI-compatible server: TTFT, TPOT, ITL, E2E, throughput, goodput (and J/token with NVML).
 
-    Every finished request is stored in DuckDB as it completes; an interrupted run keeps what it measured.
-    Exit code 3 when some requests failed (the summary says why), 2 on bad input or an unreachable endpoint.
+    Every finished request is stored in DuckDB by a writer thread in batches (at most 0.5 s or 1,024 requests
+    wait; Ctrl-C flushes them, a hard crash loses at most that batch). Exit code 3 when some requests failed
+    (the summary says why), 4 when a run is partial (a worker died) or storage failed, 130 on Ctrl-C, 2 on bad
+    input or an unreachable endpoint.
     """
     import asyncio
 
     require_extra("bench", "aiohttp", "duckdb")
 
     from tokenomy.catalog import catalog
-    from tokenomy.measure.bench import BenchConfig, LevelResult, check_endpoint, run_level
+    from tokenomy.measure.bench import BenchConfig, check_endpoint
     from tokenomy.measure.client import PreflightError
     from tokenomy.measure.metrics import Slo
-    from tokenomy.measure.workload import DatasetError, load_dataset, random_prompts
+    from tokenomy.measure.runner import BenchRunner, Workload
+    from tokenomy.measure.workload import DatasetError
+    from tokenomy.measure.writer import BatchWriter
     from tokenomy.store import Store
 
     if api not in ("chat", "completions"):
         fail("--api must be chat or completions")
-    if (concurrency is None) == (rate is None):
+    if find_max_rate:
+        if not slo:
+            fail("--find-max-rate needs --slo, e.g. --slo ttft_ms=500,tpot_ms=50")
+        if concurrency_search and rate is not None:
+            fail("--concurrency-search searches the concurrency: give -c N as the start, not --rate")
+        if not concurrency_search and concurrency is not None:
+            fail(
+                "--find-max-rate searches the rate: give --rate R as the start (or add --concurrency-search)"
+            )
+    elif concurrency_search:
+        fail("--concurrency-search goes with --find-max-rate")
+    elif (concurrency is None) == (rate is None):
         fail("give --concurrency 1,2,4,… or --rate R (not both)")
     if power not in (None, "nvml"):
         fail("--power accepts only nvml")
+    if ray_address and not workers:
+        fail("--ray-address goes with --workers N")
     try:
         slo_obj = Slo.parse(slo)
     except ValueError as exc:
-        fail(str(exc))
+        fail(f"--{exc}")
+    if find_max_rate and not slo_obj.limits:
+        fail("--slo needs at least one of ttft_ms, tpot_ms, e2e_ms for --find-max-rate")
+    levels = _levels(concurrency) if concurrency else None
+    if workers and levels and min(levels) < workers:
+        fail(f"--concurrency {min(levels)} is below --workers {workers}: each worker needs at least one")
     allin = price = None
     if hardware:
         try:
@@ -112,6 +198,8 @@ def bench(
             fail(str(exc))
         hardware = acc.id
         allin, price = acc.value("allin_kw"), acc.value("usd_per_gpu_hour_neocloud")
+    if dataset is not None and not dataset.is_file():
+        fail(f"--dataset {dataset}: no such file")
     cfg = BenchConfig(
         url=url,
         model=model,
@@ -119,6 +207,7 @@ def bench(
         timeout_s=timeout,
         warmup=warmup,
         ignore_eos=not no_ignore_eos,
+        min_tokens=min_tokens,
         slo=slo_obj,
         gpus=gpus,
         allin_kw_per_gpu=allin,
@@ -129,93 +218,143 @@ def bench(
         asyncio.run(check_endpoint(cfg))
     except PreflightError as exc:
         fail(str(exc))
-    levels = _levels(concurrency) if concurrency else [None]
-    out: list[LevelResult] = []
-    sweep_id = None
-    with Store(db) as store:
-        db_path = store.path
-        for level in levels:
-            n = num_prompts or 10 * (level or max(1, int(rate or 1)))
-            try:
-                prompts = (
-                    load_dataset(dataset, n, osl) if dataset else random_prompts(n, isl, osl, seed=len(out))
-                )
-            except (DatasetError, ValueError) as exc:
-                fail(str(exc))
-            run_id = store.start_run(
-                sweep_id,
-                url=url,
-                model=model,
-                api=api,
-                mode="concurrency" if level else "rate",
-                concurrency=level,
-                rate=rate,
-                isl=isl,
-                osl=osl,
-                num_prompts=n,
-                hardware=hardware,
-                gpus=gpus,
-                backend=backend,
-                config={
-                    "burstiness": burstiness,
-                    "max_concurrency": max_concurrency,
-                    "dataset": str(dataset or ""),
-                    "slo": slo,
-                    "timeout_s": timeout,
-                    "warmup": warmup,
-                    "precision": precision or "",
-                },
+    cluster = None
+    if workers:
+        from tokenomy.measure.distributed import RayMissingError, start_workers
+
+        try:
+            cluster = start_workers(cfg, workers, ray_address)
+        except RayMissingError as exc:
+            fail(str(exc))
+        except Exception as exc:  # cluster unreachable, too few CPUs
+            fail(f"cannot start {workers} Ray workers: {exc}"[:400])
+        if not json_out and not quiet:
+            info = cluster.info()
+            err_console.print(
+                f"[dim]{workers} Ray workers on {', '.join(info['hosts'])}; largest clock offset "
+                f"{info['max_clock_offset_ms']:.3f} ms (± {info['offset_uncertainty_ms']:.3f})[/]"
             )
-            sweep_id = sweep_id or run_id
-            progress_ctx = _progress(json_out, f"c={level}" if level else f"{rate:g} req/s", n + warmup)
-            with progress_ctx as (progress, task):
-
-                def stored(r, run_id=run_id, progress=progress, task=task) -> None:
-                    store.add_request(run_id, r)
-                    if progress is not None:
-                        progress.advance(task)
-
-                try:
-                    res = asyncio.run(
-                        run_level(
-                            cfg,
-                            prompts,
-                            level,
-                            rate if not level else None,
-                            burstiness,
-                            max_concurrency,
-                            stored,
-                        )
-                    )
-                except KeyboardInterrupt:
-                    store.finish_run(
-                        run_id, "interrupted", {"note": "interrupted; requests so far are stored"}
-                    )
-                    err_console.print(
-                        f"[yellow]interrupted: the finished requests of run {run_id} are stored[/]"
-                    )
-                    raise typer.Exit(130) from None
-            res.summary["run_id"] = run_id
-            store.finish_run(run_id, "interrupted" if res.interrupted else "complete", res.summary)
-            out.append(res)
-            if res.interrupted:
-                err_console.print(
-                    f"[yellow]interrupted: {len(res.results)} finished requests of run {run_id} are "
-                    "stored; later levels were not run[/]"
-                )
-                break
+    run_fields = {
+        "url": url,
+        "model": model,
+        "api": api,
+        "isl": isl,
+        "osl": osl,
+        "hardware": hardware,
+        "gpus": gpus,
+        "backend": backend,
+        "config": {
+            "burstiness": burstiness,
+            "max_concurrency": max_concurrency,
+            "dataset": str(dataset or ""),
+            "slo": slo,
+            "timeout_s": timeout,
+            "warmup": warmup,
+            "min_tokens": min_tokens,
+            "precision": precision or "",
+            "workers": workers,
+            "ray_address": ray_address or ("local" if workers else None),
+        },
+    }
+    search_out = None
+    interrupted_between = False
+    try:
+        with Store(db) as store:
+            db_path = store.path
+            writer = BatchWriter(store)
+            runner = BenchRunner(
+                cfg,
+                Workload(isl, osl, dataset, num_prompts, burstiness, max_concurrency, probe_seconds),
+                writer,
+                run_fields,
+                cluster,
+                _live(quiet or json_out),
+            )
+            try:
+                if find_max_rate:
+                    start = float(levels[0]) if concurrency_search and levels else (rate or 1.0)
+                    best, probes = runner.find_max(start, not concurrency_search, max_probes)
+                    search_out = {
+                        "by": "concurrency" if concurrency_search else "rate",
+                        "slo": slo_obj.limits | {"percentile": slo_obj.percentile},
+                        "best": None if best is None else vars(best),
+                        "probes": [vars(p) for p in probes],
+                    }
+                else:
+                    runner.sweep(levels, rate)
+            except (DatasetError, ValueError) as exc:
+                writer.close()
+                fail(str(exc))
+            except KeyboardInterrupt:
+                interrupted_between = True
+            finally:
+                writer.close()
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
+    out = runner.levels
+    sweep_id = runner.sweep_id
     summaries = [r.summary | {"concurrency": r.concurrency, "rate": r.rate} for r in out]
     if export:
         _export_inferencex(export, summaries, model, hardware, backend, isl, osl)
     failed = sum(s["failed"] for s in summaries)
+    storage = {"stored": writer.stored, "batches": writer.batches, "lost": writer.lost, "error": writer.error}
     if json_out:
-        print_json({"sweep_id": sweep_id, "db": str(Store.__init__ and (db or "")), "levels": summaries})
+        doc = {"sweep_id": sweep_id, "db": str(db_path), "levels": summaries, "storage": storage}
+        if cluster is not None:
+            doc["workers"] = cluster.info()
+        if search_out is not None:
+            doc["search"] = search_out
+        print_json(doc)
     else:
         _render_bench(summaries, sweep_id, db_path)
-    if out and out[-1].interrupted:
+        if search_out is not None:
+            _render_search(search_out)
+    statuses = {s["status"] for s in summaries}
+    if writer.error:
+        err_console.print(
+            f"[red]storage failed ({writer.error}): {writer.lost} finished requests were not stored[/]"
+        )
+    if interrupted_between or "interrupted" in statuses:
+        err_console.print(
+            f"[yellow]interrupted: the {writer.stored} finished requests are stored (sweep {sweep_id}); "
+            "requests in flight were dropped[/]"
+        )
         raise typer.Exit(130)
+    if "partial" in statuses:
+        reasons = "; ".join(s["partial_reason"] for s in summaries if s.get("partial_reason"))
+        err_console.print(f"[red]partial run: {reasons}; what finished is stored[/]")
+        raise typer.Exit(4)
+    if writer.error:
+        raise typer.Exit(4)
     if failed:
         raise typer.Exit(3)
+
+
+def _render_search(search: dict) -> None:
+    unit = "req/s" if search["by"] == "rate" else "concurrent"
+    table = Table(title=f"max-{search['by']} search, SLO {search['slo']}")
+    for col in ("probe", "load", "achieved req/s", "goodput req/s", "meets SLO", "saturated", "run"):
+        table.add_column(col, justify="right")
+    for i, p in enumerate(search["probes"], start=1):
+        table.add_row(
+            str(i),
+            f"{p['load']:.4g} {unit}",
+            f"{p['achieved_req_s']:.2f}",
+            f"{p['goodput_req_s']:.2f}",
+            "yes" if p["meets_slo"] else "no",
+            "yes" if p["saturated"] else "no",
+            str(p["run_id"]),
+        )
+    console.print(table)
+    best = search["best"]
+    if best is None:
+        console.print("[red]no probe met the SLO[/]")
+    else:
+        console.print(
+            f"[bold]highest {search['by']} meeting the SLO: {best['load']:.4g} {unit}[/] "
+            f"(goodput {best['goodput_req_s']:.2f} req/s)"
+        )
 
 
 def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) -> None:
@@ -267,6 +406,13 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
             )
         if s["failed"]:
             console.print(f"[red]{s['failed']} of {s['requests']} requests failed[/]: {s['failure_reasons']}")
+        if s.get("short_outputs"):
+            console.print(
+                f"[yellow]note:[/] {s['short_outputs']} answers stopped before max_tokens "
+                "(the server ignores ignore_eos; try --min-tokens)"
+            )
+        if s.get("partial_reason"):
+            console.print(f"[red]partial: {s['partial_reason']}[/]")
         p = s.get("power", {})
         provisioned = s.get("joules_per_token_provisioned")
         if provisioned:
@@ -282,31 +428,9 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
 
 
 def _export_inferencex(path: Path, summaries: list[dict], model, hardware, backend, isl, osl) -> None:
-    """Rows in the InferenceX result format (one per concurrency level)."""
-    rows = []
-    for s in summaries:
-        rows.append(
-            {
-                "hw": hardware,
-                "model": model,
-                "framework": backend,
-                "isl": isl,
-                "osl": osl,
-                "conc": s["concurrency"],
-                "tput_per_gpu": s.get("tput_per_gpu"),
-                "output_tput_per_gpu": s.get("output_tput_per_gpu"),
-                "median_ttft": s["ttft_ms"]["p50"],
-                "median_tpot": s["tpot_ms"]["p50"],
-                "median_itl": s["itl_ms"]["p50"],
-                "median_e2el": s["e2e_ms"]["p50"],
-                "median_intvty": s["tok_s_per_user"],
-                "p99_ttft": s["ttft_ms"]["p99"],
-                "p99_tpot": s["tpot_ms"]["p99"],
-                "completed": s["completed"],
-                "failed": s["failed"],
-                "run_id": s["run_id"],
-            }
-        )
+    from tokenomy.measure.inferencex import inferencex_rows
+
+    rows = inferencex_rows(summaries, model, hardware, backend, isl, osl)
     path.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
 
 

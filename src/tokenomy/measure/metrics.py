@@ -1,4 +1,5 @@
-"""Benchmark metrics exactly as the InferenceX open benchmark (SemiAnalysis) defines them. Pure functions."""
+"""Benchmark metrics with the InferenceX definitions (TTFT, TPOT = (E2E − TTFT)/(n − 1), ITL, E2E, goodput).
+Pure functions."""
 
 from __future__ import annotations
 
@@ -18,23 +19,54 @@ class Slo:
     ttft_ms: float | None = None
     tpot_ms: float | None = None
     e2e_ms: float | None = None
+    percentile: float = (
+        90.0  # a level meets the SLO when this percentile of each metric does (max-rate search)
+    )
 
     @classmethod
     def parse(cls, text: str | None) -> Slo:
-        """'ttft_ms=500,tpot_ms=50' → Slo(500, 50)."""
+        """'ttft_ms=500,tpot_ms=50[,percentile=p90]' → Slo(500, 50, percentile=90)."""
         if not text:
             return cls()
         values: dict[str, float] = {}
         for part in text.split(","):
             key, _, val = part.partition("=")
-            key = key.strip()
-            if key not in ("ttft_ms", "tpot_ms", "e2e_ms"):
-                raise ValueError(f"--slo: unknown objective '{key}' (use ttft_ms, tpot_ms, e2e_ms)")
+            key, val = key.strip(), val.strip()
+            if key == "percentile":
+                val = val.lstrip("pP")
+            elif key not in ("ttft_ms", "tpot_ms", "e2e_ms"):
+                raise ValueError(f"slo: unknown objective '{key}' (use ttft_ms, tpot_ms, e2e_ms, percentile)")
             try:
-                values[key] = float(val)
+                number = float(val)
             except ValueError:
-                raise ValueError(f"--slo: '{part}' needs a number, e.g. ttft_ms=500") from None
+                raise ValueError(f"slo: '{part}' needs a number, e.g. ttft_ms=500") from None
+            if not (number > 0 and number < float("inf")) or (key == "percentile" and number > 100):
+                raise ValueError(f"slo: '{part}' must be a positive number (a percentile at most 100)")
+            values[key] = number
         return cls(**values)
+
+    @property
+    def limits(self) -> dict[str, float]:
+        return {
+            k: v
+            for k, v in (("ttft_ms", self.ttft_ms), ("tpot_ms", self.tpot_ms), ("e2e_ms", self.e2e_ms))
+            if v
+        }
+
+    def level_meets(self, results: Sequence[RequestResult]) -> bool:
+        """The ``percentile`` of TTFT, TPOT and E2E over the level's requests (a failure counts as infinitely
+        slow) within the limits."""
+        measured = [r for r in results if not r.warmup]
+        if not measured:
+            return False
+        for key, limit in self.limits.items():
+            values = [getattr(r, key) if r.ok else 1e18 for r in measured]  # a failure: slower than any
+            arr = np.asarray([v for v in values if v is not None], dtype=float)
+            if arr.size == 0:
+                return False
+            if float(np.percentile(arr, self.percentile)) > limit:
+                return False
+        return True
 
     def met(self, r: RequestResult) -> bool:
         if not r.ok:
@@ -83,6 +115,7 @@ def summarize(
         "usage_from_server": sum(r.usage_source == "server" for r in ok),
         "usage_counted_from_stream": sum(r.usage_source == "streamed" for r in ok),
         "prompt_tokens_estimated": sum(r.prompt_tokens_estimated for r in ok),
+        "short_outputs": sum(1 for r in ok if r.max_tokens and r.output_tokens < r.max_tokens),
         "duration_s": duration_s,
         "ttft_ms": distribution([r.ttft_ms for r in ok]),
         "tpot_ms": distribution(tpots),
@@ -94,7 +127,7 @@ def summarize(
         "total_tok_s": (in_tokens + out_tokens) / d,
         "tok_s_per_user": 1000.0 / median_tpot if median_tpot else None,
         "goodput_req_s": sum(slo.met(r) for r in ok) / d,
-        "slo": {k: v for k, v in vars(slo).items() if v is not None},
+        "slo": slo.limits,
         "input_tokens": in_tokens,
         "output_tokens": out_tokens,
     }
