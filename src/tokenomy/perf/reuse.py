@@ -183,6 +183,68 @@ def session_cache(
             kept += share
         left -= take
     retained = 1.0 if need <= 0 else min(kept, 1.0)
-    return SessionCache(
-        idle, kv, placed, retained, session.hit_rate(retained), reload_s, recompute_s, used
+    return SessionCache(idle, kv, placed, retained, session.hit_rate(retained), reload_s, recompute_s, used)
+
+
+def parse_session(text: str) -> Session:
+    """``TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]`` → a Session (errors name the field)."""
+    names = ("turns", "tokens_per_turn", "output_per_turn", "think_time_s", "system_tokens")
+    parts = [p.strip() for p in text.split(",")]
+    if not 4 <= len(parts) <= 5:
+        raise ValueError("--session takes TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]")
+    values: dict[str, float] = {}
+    for name, part in zip(names, parts, strict=False):
+        try:
+            values[name] = float(part)
+        except ValueError:
+            raise ValueError(f"--session: {name} '{part}' is not a number") from None
+        if not np.isfinite(values[name]) or values[name] < 0:
+            raise ValueError(f"--session: {name} must be a finite number ≥ 0")
+    ints = {k: int(v) for k, v in values.items() if k != "think_time_s"}
+    return Session(**ints, think_time_s=values["think_time_s"])
+
+
+def session_reuse(
+    model: str,
+    hardware: str,
+    session: Session,
+    sessions_per_gpu: float = 8.0,
+    tok_s_per_user: float = 50.0,
+    precision: str | None = None,
+    backend: str | None = None,
+    cat: Catalog | None = None,
+) -> tuple[SessionCache, list[str]]:
+    """The prefix hit rate a system's cache tiers give a session workload, on one engine of the model (the
+    frontier's default engine size, tensor parallel) with ``sessions_per_gpu`` sessions open per GPU."""
+    from tokenomy.perf.calibration import load_calibration
+    from tokenomy.perf.frontier import default_backend, default_max_gpus
+    from tokenomy.perf.hardware import default_kv_precision, hardware_spec
+    from tokenomy.perf.ops import serving_precision, weight_bytes_per_gpu
+    from tokenomy.perf.serving import USABLE_MEMORY, prefill_s
+
+    cat = cat or catalog()
+    m = cat.model(model)
+    hw = hardware_spec(hardware, cat)
+    precision = precision or m.default_precision
+    backend = (backend or default_backend(hw)).lower()
+    prec = serving_precision(m.architecture, precision, precision, default_kv_precision(precision, backend))
+    gpus = default_max_gpus(m.architecture, hw, prec)
+    g = np.array([gpus])
+    one = np.ones(1, int)
+    par = Parallel(tp=g, pp=one, dp=one, moe_tp=g, moe_ep=one)
+    busy_s = session.output_per_turn / tok_s_per_user
+    running = sessions_per_gpu * gpus * busy_s / max(busy_s + session.think_time_s, 1e-9)
+    free = hw.memory_bytes * USABLE_MEMORY - float(weight_bytes_per_gpu(m.architecture, prec, par)[0])
+    free -= float(
+        kv_cache_bytes_per_gpu(
+            m.architecture, prec, par, np.array([running]), np.array([session.mean_context])
+        )[0]
     )
+    eff = load_calibration().efficiency(backend, hw.family)
+    prefix = np.array([session.mean_isl - session.tokens_per_turn])
+    recompute = float(prefill_s(m.architecture, hw, prec, par, prefix, eff)[0])
+    tiers, notes = system_cache_tiers(hardware, cat)
+    result = session_cache(
+        session, m.architecture, prec, par, sessions_per_gpu, busy_s, free, tiers, recompute
+    )
+    return result, notes

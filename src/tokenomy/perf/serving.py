@@ -304,7 +304,9 @@ def kv_capacity_requests(
     return np.where(free > 0, np.floor(free / one) * par.dp, 0.0)
 
 
-def _prefill_cost(arch: Architecture, prec: Precision, par: Parallel, work: Workload, domain: int) -> StepCost:
+def _prefill_cost(
+    arch: Architecture, prec: Precision, par: Parallel, work: Workload, domain: int
+) -> StepCost:
     """One prompt's prefill on its rank, every rank busy: only the uncached tail when ``work.cached`` is set."""
     isl = np.asarray(work.isl, dtype=float)
     if work.cached is None:
