@@ -141,3 +141,16 @@ def test_parse_session_names_the_bad_field():
         parse_session("5,800,200,soon")
     with pytest.raises(ValueError, match="TURNS"):
         parse_session("5,800")
+
+
+def test_predicted_prefix_saving_grows_with_the_shared_share():
+    from tokenomy.perf.reuse import predicted_prefix_saving
+
+    savings = [
+        predicted_prefix_saving("llama-3.1-8b", "h100_sxm", 4096, s).saving for s in (0, 1024, 3072, 4000)
+    ]
+    assert savings[0] == pytest.approx(0.0, abs=1e-12)
+    assert all(b > a for a, b in zip(savings, savings[1:], strict=False))
+    assert savings[-1] < 1.0  # fixed overheads and the first decode step remain
+    with pytest.raises(ValueError, match="shared_tokens"):
+        predicted_prefix_saving("llama-3.1-8b", "h100_sxm", 100, 100)

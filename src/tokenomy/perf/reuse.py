@@ -248,3 +248,58 @@ def session_reuse(
         session, m.architecture, prec, par, sessions_per_gpu, busy_s, free, tiers, recompute
     )
     return result, notes
+
+
+@dataclass
+class PrefixSaving:
+    """Predicted TTFT of one request alone on the server, without and with its shared prefix cached."""
+
+    isl: int
+    shared_tokens: int
+    ttft_ms_cold: float
+    ttft_ms_cached: float
+
+    @property
+    def saving(self) -> float:
+        """Share of the cold TTFT the cached prefix saves."""
+        return 1.0 - self.ttft_ms_cached / self.ttft_ms_cold
+
+
+def predicted_prefix_saving(
+    model: str,
+    hardware: str,
+    isl: int,
+    shared_tokens: int,
+    backend: str = "llama.cpp",
+    precision: str | None = None,
+    tp: int = 1,
+    cat: Catalog | None = None,
+) -> PrefixSaving:
+    """What the model predicts a shared, cached prompt prefix saves in TTFT at concurrency 1 (llama.cpp reuses
+    a cached prompt prefix), on a catalog hardware with the calibration's efficiencies for ``backend``."""
+    from tokenomy.perf.calibration import load_calibration
+    from tokenomy.perf.hardware import default_kv_precision, hardware_spec
+    from tokenomy.perf.ops import serving_precision
+    from tokenomy.perf.serving import Workload, predict_serving
+
+    if not 0 <= shared_tokens < isl:
+        raise ValueError(f"shared_tokens must be in [0, isl), not {shared_tokens} of {isl}")
+    cat = cat or catalog()
+    m = cat.model(model)
+    hw = hardware_spec(hardware, cat)
+    precision = precision or m.default_precision
+    prec = serving_precision(m.architecture, precision, precision, default_kv_precision(precision, backend))
+    eff = load_calibration().efficiency(backend, hw.family)
+    one = np.ones(1, int)
+    par = Parallel(tp=one * tp, pp=one, dp=one, moe_tp=one * tp, moe_ep=one)
+    x = np.array([float(isl)])
+    cold = predict_serving(m.architecture, hw, prec, par, Workload(x, np.ones(1), np.ones(1)), eff)
+    warm = predict_serving(
+        m.architecture,
+        hw,
+        prec,
+        par,
+        Workload(x, np.ones(1), np.ones(1), np.array([float(shared_tokens)])),
+        eff,
+    )
+    return PrefixSaving(isl, shared_tokens, float(cold.ttft_ms[0]), float(warm.ttft_ms[0]))
