@@ -87,3 +87,13 @@ def test_bad_model_mix_is_named():
             "power_mw: 10\ngenerations: [{name: B, hardware: [{system: gb200_nvl72}]}]\n"
             "tiers: [{tier: free, share: 1, prefix_hit_rate: 1.5}]\n"
         )
+
+
+@pytest.mark.slow
+def test_report_shows_reuse_levers_and_routing(tmp_path):
+    from tokenomy.report.html import render_report
+
+    sc = _one_gen(medium={"prefix_hit_rate": 0.5, "model_mix": {"gpt-oss-120b": 0.5, "deepseek-r1": 0.5}})
+    html = render_report(sc)
+    for needle in ('id="reuse-table"', 'id="levers"', 'id="routing-figure"', "oracle", "hit 90%"):
+        assert needle in html

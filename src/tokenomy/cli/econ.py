@@ -94,7 +94,8 @@ def plan(
         from tokenomy.report.html import write_report
 
         with console.status("writing the report…"):
-            write_report(report, sc, result)
+            # A routed plan splits tiers per model; the report draws the plan by tier and its levers apart.
+            write_report(report, sc, None if effect and any(t.model_mix for t in sc.tiers) else result)
     if json_out:
         print_json(
             result.as_dict()
