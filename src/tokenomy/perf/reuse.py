@@ -215,9 +215,9 @@ def session_reuse(
     cat: Catalog | None = None,
 ) -> tuple[SessionCache, list[str]]:
     """The prefix hit rate a system's cache tiers give a session workload, on one engine of the model (the
-    frontier's default engine size, tensor parallel) with ``sessions_per_gpu`` sessions open per GPU."""
+    smallest engine that holds its weights with room for KV) with ``sessions_per_gpu`` sessions open per GPU."""
     from tokenomy.perf.calibration import load_calibration
-    from tokenomy.perf.frontier import default_backend, default_max_gpus
+    from tokenomy.perf.frontier import default_backend, default_max_gpus, prefill_engine
     from tokenomy.perf.hardware import default_kv_precision, hardware_spec
     from tokenomy.perf.ops import serving_precision, weight_bytes_per_gpu
     from tokenomy.perf.serving import USABLE_MEMORY, prefill_s
@@ -228,10 +228,11 @@ def session_reuse(
     precision = precision or m.default_precision
     backend = (backend or default_backend(hw)).lower()
     prec = serving_precision(m.architecture, precision, precision, default_kv_precision(precision, backend))
-    gpus = default_max_gpus(m.architecture, hw, prec)
-    g = np.array([gpus])
-    one = np.ones(1, int)
-    par = Parallel(tp=g, pp=one, dp=one, moe_tp=g, moe_ep=one)
+    # The smallest engine whose weights leave room for KV (tensor parallel, experts spread over its GPUs).
+    par = prefill_engine(m.architecture, hw, prec, default_max_gpus(m.architecture, hw, prec))
+    if par is None:
+        raise ValueError(f"{m.id} does not fit on {hardware}: no engine holds its weights")
+    gpus = int(par.gpus[0])
     busy_s = session.output_per_turn / tok_s_per_user
     running = sessions_per_gpu * gpus * busy_s / max(busy_s + session.think_time_s, 1e-9)
     free = hw.memory_bytes * USABLE_MEMORY - float(weight_bytes_per_gpu(m.architecture, prec, par)[0])
