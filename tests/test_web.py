@@ -91,7 +91,7 @@ def test_api_conforms_to_its_openapi_schema():
 
         check()
     assert failures == []
-    assert len(set(calls)) == len(operations) == 8 and len(calls) >= 30
+    assert len(set(calls)) == len(operations) == 9 and len(calls) >= 30
 
 
 @pytest.fixture(scope="module")
@@ -198,4 +198,48 @@ def test_markup_in_api_names_stays_text_in_chromium(server):
         assert page.locator("#region option").first.inner_text().startswith(evil)
         assert page.locator("main img").count() == 0
         assert page.evaluate("window.pwned") is None
+        browser.close()
+
+
+def test_route_api_and_plan_with_a_hit_rate():
+    r = client.get("/api/route")
+    assert r.status_code == 200
+    data = r.json()
+    assert {x["kind"] for x in data["results"]} == {"single", "router", "cascade", "oracle"}
+    assert any(x["pareto"] and x["kind"] == "oracle" for x in data["results"])
+    assert client.get("/api/route", params={"prices": "<b>"}).status_code == 422
+    assert client.get("/api/route", params={"prices": "tier:atlantis"}).status_code == 422
+    body = default_scenario().model_dump()
+    base = client.post("/api/plan", json=body).json()
+    for t in body["tiers"]:
+        t["prefix_hit_rate"] = 0.8
+    hit = client.post("/api/plan", json=body).json()
+    assert hit["generations"][1]["output_tokens_per_year"] > base["generations"][1]["output_tokens_per_year"]
+    body["tiers"][0]["prefix_hit_rate"] = 2
+    bad = client.post("/api/plan", json=body)
+    assert bad.status_code == 422 and "prefix_hit_rate" in str(bad.json()["detail"][0]["loc"])
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_planner_hit_rate_slider_and_routing_chart_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1400})
+        page.goto(server + "/")
+        rows = "#plan-table tbody tr"
+        expect(page.locator(rows)).to_have_count(4, timeout=60_000)
+        tokens = page.locator(f"{rows}[data-generation='Blackwell'] td").nth(2)
+        before = tokens.inner_text()
+        page.locator("#hit").evaluate(
+            "e => { e.value = 0.8; e.dispatchEvent(new Event('input', {bubbles: true})) }"
+        )
+        expect(tokens).not_to_have_text(before, timeout=30_000)
+        assert page.locator("#hit-value").inner_text() == "80%"
+        expect(page.locator("#chart-route circle[data-kind='oracle']")).to_have_count(1, timeout=60_000)
+        assert page.locator("#chart-route polyline.pareto").count() == 1
+        assert page.locator("#route-table tbody tr").count() >= 1
+        assert page.locator("#error").inner_text() == ""
         browser.close()

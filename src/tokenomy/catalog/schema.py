@@ -87,7 +87,17 @@ ACCELERATOR_FIGURES = {
     "usd_per_gpu_hour_neocloud",
     "usd_per_gpu_hour_rental",
 }
-SYSTEM_FIGURES = {"gpus", "scaleup_domain_gpus", "system_kw", "allin_kw", "price_usd"}
+SYSTEM_FIGURES = {
+    "gpus",
+    "scaleup_domain_gpus",
+    "system_kw",
+    "allin_kw",
+    "price_usd",
+    "host_dram_gb",  # host memory per system, for KV-cache offload
+    "host_to_gpu_gbps",  # GB/s per GPU, one direction, host memory → HBM
+    "local_ssd_tb",  # local NVMe per system
+    "ssd_read_gbps",  # GB/s per system, sequential read of the local NVMe
+}
 MODEL_FIGURES = {"published_total_params_b", "published_active_params_b"}
 TIER_FIGURES = {
     "price_usd_per_mtok",

@@ -234,3 +234,112 @@ def consume_run_cmd(
             console.print(f"[red]{summary['failed']} failed[/]: {summary['errors']}")
     if summary["failed"]:
         raise typer.Exit(3)
+
+
+def _price_table(prices: str, models: list[str]) -> dict[str, tuple[float, float]]:
+    """Prices as `consume report` takes them: dataset, genai-prices or tier:NAME."""
+    from tokenomy.consume.report import dataset_prices, genai_prices, tier_prices
+
+    if prices == "dataset":
+        return dataset_prices()
+    if prices == "genai-prices":
+        return genai_prices(models)
+    if prices.startswith("tier:"):
+        from tokenomy.catalog import catalog
+
+        return tier_prices(catalog().tier(prices[5:]).require("price_usd_per_mtok"), models)
+    raise ValueError("--prices must be dataset, genai-prices or tier:NAME")
+
+
+@app.command("route")
+def route_cmd(
+    prices: str = typer.Option(
+        "dataset",
+        "--prices",
+        help="dataset (OpenRouter, Jul 2025), genai-prices, or tier:NAME (every model at a catalog tier's price).",
+    ),
+    train_share: float = typer.Option(
+        0.5, "--train-share", help="Share of each task type's prompts the routers learn on (the rest score)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/test split."),
+    cheap: str | None = typer.Option(
+        None, "--cheap", help="Cascade's first model (default: the cheapest per task)."
+    ),
+    strong: str | None = typer.Option(
+        None, "--strong", help="Cascade's fallback (default: the most successful on the training prompts)."
+    ),
+    detection: list[float] = typer.Option(
+        [],
+        "--detection",
+        help="Grader's detection rate of wrong answers for the cascade; repeat (default 0, .5, .8, 1).",
+    ),
+    beat: str | None = typer.Option(
+        None,
+        "--beat",
+        help="Model the constrained router must not lose to (default: the best on training prompts).",
+    ),
+    db: Path | None = typer.Option(None, "--db", help="Also include answers measured by `consume run` here."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the cost–success Pareto chart (PNG) here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
+) -> None:
+    """Routing policies on cost per solved task and success: each model alone, task-type routers learned on
+    part of the prompts, a cheap → strong cascade at several grader detection rates, and the oracle."""
+    from tokenomy.consume.report import dataset_rows
+    from tokenomy.consume.route import CASCADE_DETECTION, plot_route, route_report
+
+    if plot is not None:
+        from tokenomy.cli.base import output_path
+
+        output_path(plot, "plot", (".png", ".svg", ".pdf"))
+    if not 0 < train_share < 1:
+        fail(f"--train-share must be between 0 and 1 (exclusive), not {train_share:g}")
+    if any(not 0 <= d <= 1 for d in detection):
+        fail("--detection must be between 0 and 1")
+    extra = []
+    if db is not None or os.environ.get("TOKENOMY_DB"):
+        from tokenomy.consume.run import ConsumeStore
+        from tokenomy.store import Store
+
+        with Store.reader(db) as store:
+            extra = ConsumeStore(store).rows()
+    rows = dataset_rows() + extra
+    try:
+        table = _price_table(prices, sorted({r.model for r in rows}))
+        rep = route_report(
+            rows, table, prices, train_share, seed, cheap, strong, tuple(detection) or CASCADE_DETECTION, beat
+        )
+    except (UnknownIdError, ValueError) as exc:
+        fail(str(exc))
+    if plot:
+        plot_route(rep, plot)
+    if json_out:
+        print_json(rep.as_dict() | {"plot": str(plot) if plot else None})
+        return
+    out = Table(
+        title=f"routing policies on {len(rep.test_prompts)} held-out prompts ({prices} prices); * Pareto set"
+    )
+    for col in ("policy", "kind", "success", "$/task", "$/solved"):
+        out.add_column(col, justify="left" if col in ("policy", "kind") else "right")
+    for r in sorted(rep.results, key=lambda r: (not r.pareto, r.usd_per_solved_task or float("inf"))):
+        out.add_row(
+            ("* " if r.pareto else "  ") + r.policy,
+            r.kind,
+            f"{r.success_rate:.0%}",
+            f"{r.usd_per_task:.5f}",
+            "—" if r.usd_per_solved_task is None else f"{r.usd_per_solved_task:.5f}",
+        )
+    console.print(out)
+    console.print(f"split: {rep.split}")
+    for r in rep.results:
+        if r.kind == "router":
+            console.print(f"  {r.policy}: {r.detail}")
+    console.print("on the training prompts:")
+    for r in rep.train_results:
+        console.print(
+            f"  {r.policy}: success {r.success_rate:.0%}, "
+            + ("—" if r.usd_per_solved_task is None else f"${r.usd_per_solved_task:.5f}/solved")
+        )
+    for n in rep.notes:
+        console.print(f"[dim]note: {n}[/]")
+    if plot:
+        console.print(f"plot → {plot}")

@@ -21,6 +21,16 @@ from tokenomy.cli.base import (
 )
 from tokenomy.units import count, money
 
+HIT_RATE_HELP = "Share of prompt tokens served from the KV cache (prefix reuse): only the rest is prefilled."
+SESSION_HELP = (
+    "Multi-turn workload TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]: sets ISL, OSL and the hit "
+    "rate each system's cache tiers (HBM, host DRAM, SSD) allow."
+)
+MODEL_MIX_HELP = (
+    "A router's token shares per model, e.g. gpt-oss-120b=0.7,deepseek-r1=0.3, for every tier without its own "
+    "model_mix (see `tokenomy route`)."
+)
+
 
 @app.command()
 def plan(
@@ -42,6 +52,13 @@ def plan(
         "--allow-extrapolation",
         help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
     ),
+    prefix_hit_rate: float | None = typer.Option(
+        None,
+        "--prefix-hit-rate",
+        callback=number(0.0, 1.0),
+        help=HIT_RATE_HELP + " Tiers that set theirs keep it.",
+    ),
+    model_mix: str | None = typer.Option(None, "--model-mix", help=MODEL_MIX_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -49,6 +66,7 @@ def plan(
     Each tier's interactivity floor picks the most productive frontier point that meets it. Power goes to
     tiers by fixed shares or by a linear program under demand caps (`--allocation optimize`).
     """
+    from tokenomy.econ.factory import has_levers, lever_effect
     from tokenomy.econ.factory import plan as make_plan
     from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, load_scenario, with_allocation
 
@@ -62,7 +80,12 @@ def plan(
             sc = sc.model_copy(update={"allow_extrapolation": True})
         if allocation:
             sc = with_allocation(sc, allocation)
-        result = make_plan(sc)
+        sc = _with_levers(sc, prefix_hit_rate, model_mix)
+        effect = None
+        if has_levers(sc):
+            result, effect = lever_effect(sc)
+        else:
+            result = make_plan(sc)
     except ScenarioError as exc:
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
@@ -71,13 +94,72 @@ def plan(
         from tokenomy.report.html import write_report
 
         with console.status("writing the report…"):
-            write_report(report, sc, result)
+            # A routed plan splits tiers per model; the report draws the plan by tier and its levers apart.
+            write_report(report, sc, None if effect and any(t.model_mix for t in sc.tiers) else result)
     if json_out:
-        print_json(result.as_dict() | {"report": str(report) if report else None})
+        print_json(
+            result.as_dict()
+            | {"report": str(report) if report else None}
+            | ({"levers": effect.as_dict()} if effect else {})
+        )
         return
     _render_plan(result)
+    if effect:
+        _render_levers(effect)
     if report:
         console.print(f"report → [bold]{report}[/]")
+
+
+def _with_levers(sc, prefix_hit_rate: float | None, model_mix: str | None):
+    """The scenario with ``--prefix-hit-rate`` and ``--model-mix`` given to the tiers that set neither."""
+    from tokenomy.econ.capacity import parse_model_mix
+
+    mix = parse_model_mix(model_mix) if model_mix else None
+    if prefix_hit_rate is None and mix is None:
+        return sc
+    tiers = []
+    for t in sc.tiers:
+        upd = {}
+        if prefix_hit_rate is not None and t.prefix_hit_rate is None:
+            upd["prefix_hit_rate"] = prefix_hit_rate
+        if mix and t.model_mix is None:
+            upd["model_mix"] = mix
+        tiers.append(t.model_copy(update=upd))
+    return sc.model_copy(update={"tiers": tiers})
+
+
+def _render_levers(effect) -> None:
+    """What caching and routing change beside the plan without them."""
+    table = Table(title="levers: what KV-cache reuse and model routing change (vs the plan without them)")
+    for col in (
+        "generation",
+        "case",
+        "GPUs",
+        "MW serving",
+        "output tok/day",
+        "margin/yr",
+        "$/M out",
+        "Δ tok/day",
+        "Δ margin",
+    ):
+        table.add_column(col, justify="left" if col in ("generation", "case") else "right")
+    for r in effect.rows:
+        dt = effect.change(r.generation, r.case, "output_tokens_per_day")
+        dm = effect.change(r.generation, r.case, "margin_usd")
+        table.add_row(
+            r.generation,
+            r.case,
+            count(r.gpus),
+            f"{r.power_mw:,.0f}",
+            count(r.output_tokens_per_day),
+            money(r.margin_usd),
+            "—" if r.cost_usd_per_mtok is None else f"{r.cost_usd_per_mtok:.3f}",
+            "" if r.case == "without" or dt is None else f"{dt:+.0%}",
+            "" if r.case == "without" or dm is None else f"{dm:+.0%}",
+        )
+    console.print(table)
+    for n in effect.notes:
+        console.print(f"  • {n}")
 
 
 def result_grid(result) -> float:
@@ -225,6 +307,10 @@ def cost(
         "--allow-extrapolation",
         help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
     ),
+    prefix_hit_rate: float = typer.Option(
+        0.0, "--prefix-hit-rate", callback=number(0.0, 1.0), help=HIT_RATE_HELP
+    ),
+    session: str | None = typer.Option(None, "--session", help=SESSION_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -233,8 +319,10 @@ def cost(
     `tokenomy cost -m deepseek-r1 -H cloudmatrix_384 -H gb200_nvl72 -r us-ft -r china-west`
     """
     from tokenomy.econ.cost import cost_report
+    from tokenomy.perf.reuse import parse_session
 
     try:
+        sess = parse_session(session) if session else None
         rep = cost_report(
             model,
             hardware,
@@ -246,6 +334,8 @@ def cost(
             precision,
             pue,
             allow_extrapolation=allow_extrapolation,
+            prefix_hit_rate=prefix_hit_rate,
+            session=sess,
         )
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
@@ -324,18 +414,32 @@ def capacity(
         "-H",
         help="Systems to size; repeat.",
     ),
+    prefix_hit_rate: float = typer.Option(
+        0.0, "--prefix-hit-rate", callback=number(0.0, 1.0), help=HIT_RATE_HELP
+    ),
+    model_mix: str | None = typer.Option(None, "--model-mix", help=MODEL_MIX_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
-    from tokenomy.econ.capacity import capacity as size
-    from tokenomy.econ.capacity import parse_mix
+    from dataclasses import asdict
 
+    from tokenomy.econ.capacity import capacity as size
+    from tokenomy.econ.capacity import capacity_levers, parse_mix, parse_model_mix
+
+    levers = []
     try:
-        rep = size(tokens_per_day, parse_mix(tier_mix), hardware)
+        mix = parse_mix(tier_mix)
+        routed = parse_model_mix(model_mix)
+        rep = size(tokens_per_day, mix, hardware)
+        if prefix_hit_rate or routed:
+            levers = capacity_levers(tokens_per_day, mix, hardware, prefix_hit_rate, routed or None)
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
-        print_json(rep.as_dict())
+        print_json(
+            rep.as_dict()
+            | ({"levers": [asdict(r) | {"gpu_change": r.gpu_change} for r in levers]} if levers else {})
+        )
         return
     mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
     table = Table(title=f"{count(rep.tokens_per_day)} output tokens/day ({mix})")
@@ -358,6 +462,32 @@ def capacity(
     console.print(table)
     for a in rep.assumptions:
         console.print(f"  • {a}")
+    if levers:
+        what = " and ".join(
+            x
+            for x in (
+                f"prefix hit rate {prefix_hit_rate:.0%}" if prefix_hit_rate else "",
+                f"router {model_mix}" if model_mix else "",
+            )
+            if x
+        )
+        lt = Table(title=f"with {what}: the same demand")
+        for col in ("hardware", "MW without", "MW with", "GPUs without", "GPUs with", "Δ GPUs"):
+            lt.add_column(col, justify="left" if col == "hardware" else "right")
+        for r in levers:
+            ch = r.gpu_change
+            lt.add_row(
+                r.hardware,
+                "—" if r.without_mw is None else f"{r.without_mw:,.0f}",
+                "—" if r.with_mw is None else f"{r.with_mw:,.0f}",
+                "—" if r.without_gpus is None else count(r.without_gpus),
+                "—" if r.with_gpus is None else count(r.with_gpus),
+                "—" if ch is None else f"{ch:+.0%}",
+            )
+        console.print(lt)
+        for r in levers:
+            for n in r.notes:
+                console.print(f"  • {r.hardware}: {n}")
 
 
 @app.command()

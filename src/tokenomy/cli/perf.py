@@ -16,6 +16,7 @@ from tokenomy.cli.base import (
     console,
     fail,
     input_file,
+    number,
     output_path,
     print_json,
 )
@@ -392,6 +393,18 @@ def frontier_cmd(
         None, "--measured", help="Points CSV (e.g. InferenceX's): overlay its matching measured points."
     ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of the frontier(s) here."),
+    prefix_hit_rate: float = typer.Option(
+        0.0,
+        "--prefix-hit-rate",
+        callback=number(0.0, 1.0),
+        help="Share of each prompt already in the KV cache (prefix reuse): only the rest is prefilled.",
+    ),
+    session: str | None = typer.Option(
+        None,
+        "--session",
+        help="Multi-turn workload TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]: sets ISL, OSL "
+        "and the hit rate the system's cache tiers (HBM, host DRAM, SSD) allow.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """The Pareto frontier of throughput vs interactivity: per GPU, per MW of all-in power and per $.
@@ -417,7 +430,29 @@ def frontier_cmd(
     cal = _load_calibration(calibration)
     conc = CONCURRENCIES[max_concurrency >= CONCURRENCIES] if max_concurrency else None
     results, overlays = [], []
+    sess = None
+    if session:
+        from tokenomy.perf.reuse import parse_session
+
+        try:
+            sess = parse_session(session)
+        except ValueError as exc:
+            fail(str(exc))
     for hw in hardware:
+        hit, reuse_notes = prefix_hit_rate, []
+        if sess is not None:
+            from tokenomy.perf.reuse import session_reuse
+
+            try:
+                reuse, reuse_notes = session_reuse(model, hw, sess, precision=precision)
+            except (UnknownIdError, MissingFigureError, ValueError) as exc:
+                fail(str(exc))
+            isl, osl, hit = round(sess.mean_isl), sess.output_per_turn, reuse.hit_rate
+            reuse_notes.append(
+                f"session of {sess.turns} turns: mean ISL {isl}, OSL {osl}; {reuse.retained:.0%} of idle sessions "
+                f"keep their KV ({', '.join(f'{k} {v:.0%}' for k, v in reuse.placed.items() if v)}) → prefix "
+                f"hit rate {hit:.0%}"
+            )
         try:
             f = best_frontier(
                 model,
@@ -433,9 +468,11 @@ def frontier_cmd(
                 calibration=cal,
                 concurrencies=conc,
                 kv_precision=kv_precision,
+                **({"prefix_hit_rate": hit} if hit else {}),
             )
         except (UnknownIdError, MissingFigureError, ValueError) as exc:
             fail(str(exc))
+        f.assumptions = reuse_notes + f.assumptions
         results.append(f)
         overlays.append(
             _measured_overlay(measured, f.model, f.hardware, f.precision, isl, osl) if measured else []

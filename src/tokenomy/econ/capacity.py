@@ -36,7 +36,7 @@ class CapacityReport:
         return asdict(self)
 
 
-def parse_mix(text: str | None) -> dict[str, float]:
+def parse_mix(text: str | None, label: str = "tier_mix", what: str = "tier") -> dict[str, float]:
     """'free=0.5,medium=0.5' → {'free': 0.5, 'medium': 0.5}: each tier once, shares in [0, 1] summing to 1."""
     if not text:
         return {}
@@ -48,14 +48,16 @@ def parse_mix(text: str | None) -> dict[str, float]:
         except ValueError:
             share = None
         if share is None:
-            raise ValueError(f"tier_mix: '{part}' should look like tier=share, e.g. free=0.5")
+            raise ValueError(
+                f"{label}: '{part}' should look like {what}=share, e.g. {'free' if what == 'tier' else 'gpt-oss-120b'}=0.5"
+            )
         if not 0 <= share <= 1:  # also rejects nan
-            raise ValueError(f"tier_mix: the share of '{name}' must be between 0 and 1, not {value}")
+            raise ValueError(f"{label}: the share of '{name}' must be between 0 and 1, not {value}")
         if name in mix:
-            raise ValueError(f"tier_mix: tier '{name}' is given twice")
+            raise ValueError(f"{label}: {what} '{name}' is given twice")
         mix[name] = share
     if abs(sum(mix.values()) - 1) > 1e-6:
-        raise ValueError(f"tier_mix: shares sum to {sum(mix.values()):g}, not 1")
+        raise ValueError(f"{label}: shares sum to {sum(mix.values()):g}, not 1")
     return mix
 
 
@@ -107,3 +109,103 @@ def capacity(
         "each tier at its floor's most productive frontier point (`tokenomy plan` for the tiers' settings)",
     ]
     return CapacityReport(tokens_per_day, mix, rows, assumptions)
+
+
+def parse_model_mix(text: str | None) -> dict[str, float]:
+    """'gpt-oss-120b=0.7,deepseek-r1=0.3' → a router's token shares per model (summing to 1)."""
+    return parse_mix(text, "model_mix", "model")
+
+
+@dataclass
+class LeverCapacityRow:
+    """One hardware: what a demand needs without levers and with the tiers' caching and routing."""
+
+    hardware: str
+    without_mw: float | None
+    with_mw: float | None
+    without_gpus: float | None
+    with_gpus: float | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gpu_change(self) -> float | None:
+        if not self.without_gpus or self.with_gpus is None:
+            return None
+        return self.with_gpus / self.without_gpus - 1.0
+
+
+def _tokens_per_mw(tier, hw: str, gen: Generation, sc: Scenario, cat: Catalog) -> tuple[float, str]:
+    """Output tokens per day per MW of one tier on one hardware (a router's models in their shares)."""
+    from dataclasses import asdict as _asdict
+
+    from tokenomy.econ.factory import ResolvedTier
+
+    mix = tier.model_mix or {tier.model: 1.0}
+    need = 0.0
+    for m, share in mix.items():
+        if share <= 0:
+            continue
+        sub = ResolvedTier(**{**_asdict(tier), "model": cat.model(m).id, "model_mix": None})
+        unit, per_gpu = _unit(sub, hw, gen, sc, cat)
+        if per_gpu is None or unit.output_tokens_per_day_per_mw <= 0:
+            return 0.0, f"{tier.name} ({m}): {unit.reason}"
+        need += share / unit.output_tokens_per_day_per_mw
+    return 1.0 / need, ""
+
+
+def capacity_levers(
+    tokens_per_day: float,
+    tier_mix: dict[str, float] | None = None,
+    hardware: tuple[str, ...] | list[str] = DEFAULT_GENERATIONS,
+    prefix_hit_rate: float = 0.0,
+    model_mix: dict[str, float] | None = None,
+    scenario: Scenario | None = None,
+    cat: Catalog | None = None,
+) -> list[LeverCapacityRow]:
+    """MW and GPUs for the demand without levers and with every tier at ``prefix_hit_rate`` and routed by
+    ``model_mix`` (tiers that declare their own reuse or mix in the scenario keep theirs)."""
+    if not 0 <= prefix_hit_rate <= 1:
+        raise ValueError(f"prefix_hit_rate must be in [0, 1], not {prefix_hit_rate}")
+    cat = cat or catalog()
+    sc = scenario or default_scenario()
+    mix = tier_mix or dict(DEFAULT_MIX)
+    specs = {t.tier: t for t in sc.tiers}
+    plain, levered = [], []
+    for name in mix:
+        spec = specs.get(name) or TierSpec(tier=name)
+        upd = {}
+        if prefix_hit_rate and spec.prefix_hit_rate is None:
+            upd["prefix_hit_rate"] = prefix_hit_rate
+        if model_mix and spec.model_mix is None:
+            upd["model_mix"] = model_mix
+        lev = spec.model_copy(update=upd)
+        levered.append(resolve_tier(lev, cat))
+        plain.append(resolve_tier(spec.model_copy(update={"prefix_hit_rate": None, "model_mix": None}), cat))
+    rows = []
+    for hw in hardware:
+        gen = Generation(name=hw, hardware=[HardwareShare(system=hw)])
+        acc = cat.accelerator(hw)
+        gpus_per_mw = 1000.0 / (acc.require("allin_kw") * sc.pue)
+        out: list[float | None] = []
+        notes: list[str] = []
+        for tiers in (plain, levered):
+            mw = 0.0
+            for t in tiers:
+                tpm, why = _tokens_per_mw(t, hw, gen, sc, cat)
+                if tpm <= 0:
+                    notes.append(why)
+                    mw = None
+                    break
+                mw += mix[t.id] * tokens_per_day / tpm
+            out.append(mw)
+        rows.append(
+            LeverCapacityRow(
+                hw,
+                out[0],
+                out[1],
+                None if out[0] is None else out[0] * gpus_per_mw,
+                None if out[1] is None else out[1] * gpus_per_mw,
+                notes,
+            )
+        )
+    return rows

@@ -11,6 +11,7 @@ from tokenomy.econ.factory import native_precision
 from tokenomy.econ.tco import Ownership, gpu_hour_cost, usd_per_mtok
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.frontier import best_frontier
+from tokenomy.perf.reuse import Session, session_reuse
 
 DEFAULT_REGIONS = ("us", "us-ft", "china-west", "germany", "nordics")
 DEFAULT_BASES = ("owned", "neocloud")
@@ -73,9 +74,13 @@ def cost_report(
     ownership: Ownership | None = None,
     cat: Catalog | None = None,
     allow_extrapolation: bool = False,
+    prefix_hit_rate: float = 0.0,
+    session: Session | None = None,
 ) -> CostReport:
     """$/M tokens, energy and carbon per hardware × region × cost basis at the best frontier point that reaches
-    ``tok_s_per_user`` (measured-backed points only unless ``allow_extrapolation``)."""
+    ``tok_s_per_user`` (measured-backed points only unless ``allow_extrapolation``). ``prefix_hit_rate``: share
+    of prompt tokens in the KV cache; ``session``: a multi-turn workload whose ISL, OSL and hit rate (from each
+    system's cache tiers) replace them."""
     cat = cat or catalog()
     m = cat.model(model)
     cal = load_calibration()
@@ -83,7 +88,19 @@ def cost_report(
     for hw in hardware:
         acc = cat.accelerator(hw)
         prec = precision or native_precision(hw, m.default_precision, cat)
-        f = best_frontier(m.id, acc.id, prec, isl=isl, osl=osl, calibration=cal, cat=cat)
+        hit = prefix_hit_rate
+        if session is not None:
+            reuse, why = session_reuse(
+                m.id, hw, session, tok_s_per_user=tok_s_per_user, precision=prec, cat=cat
+            )
+            isl, osl, hit = round(session.mean_isl), session.output_per_turn, reuse.hit_rate
+            notes += [f"{hw}: {w}" for w in why]
+            notes.append(
+                f"{hw}: session of {session.turns} turns keeps {reuse.retained:.0%} of idle sessions' KV "
+                f"({', '.join(f'{k} {v:.0%}' for k, v in reuse.placed.items() if v)}) → prefix hit rate {hit:.0%}"
+            )
+        extra = {"prefix_hit_rate": hit} if hit else {}
+        f = best_frontier(m.id, acc.id, prec, isl=isl, osl=osl, calibration=cal, cat=cat, **extra)
         p = f.at_interactivity(tok_s_per_user, allow_extrapolation=allow_extrapolation)
         if p is None:
             if not f.points:
@@ -118,7 +135,7 @@ def cost_report(
         if allin is None:
             notes.append(f"{hw}: no all-in power in the catalog; cost and energy not computed")
             continue
-        notes += [f"{hw}: {a}" for a in f.assumptions if "unverified" in a]
+        notes += [f"{hw}: {a}" for a in f.assumptions if "unverified" in a or "prefix reuse" in a]
         for region_id in regions:
             region = cat.region(region_id)
             r_pue = pue if pue is not None else region.require("pue")

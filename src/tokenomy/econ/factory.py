@@ -38,6 +38,9 @@ class ResolvedTier:
     osl: int
     demand_tokens_per_day: float | None
     unverified: list[str] = field(default_factory=list)
+    prefix_hit_rate: float = 0.0  # share of prompt tokens served from the KV cache
+    cached_input_price_usd_per_mtok: float | None = None  # None: cached input at the input price
+    model_mix: dict[str, float] | None = None  # a router's token shares per model (see plan_with_levers)
 
 
 def resolve_tier(spec: TierSpec, cat: Catalog) -> ResolvedTier:
@@ -89,6 +92,9 @@ def resolve_tier(spec: TierSpec, cat: Catalog) -> ResolvedTier:
         osl=int(osl),
         demand_tokens_per_day=spec.demand_tokens_per_day,
         unverified=unverified,
+        prefix_hit_rate=float(spec.prefix_hit_rate or 0.0),
+        cached_input_price_usd_per_mtok=spec.cached_input_price_usd_per_mtok,
+        model_mix=dict(spec.model_mix) if spec.model_mix else None,
     )
 
 
@@ -176,10 +182,17 @@ class Plan:
 
 @functools.lru_cache(maxsize=256)
 def _frontier_cached(
-    model: str, hw: str, precision: str, isl: int, osl: int, backend: str | None
+    model: str,
+    hw: str,
+    precision: str,
+    isl: int,
+    osl: int,
+    backend: str | None,
+    prefix_hit_rate: float = 0.0,
 ) -> Frontier:
     """The frontier a tier reads: the best over backends (or the generation's backend), aggregated and
-    disaggregated serving, with and without MTP."""
+    disaggregated serving, with and without MTP (prefilling only the uncached tail under prefix reuse)."""
+    extra = {"prefix_hit_rate": prefix_hit_rate} if prefix_hit_rate else {}
     return best_frontier(
         model,
         hw,
@@ -188,6 +201,7 @@ def _frontier_cached(
         isl=isl,
         osl=osl,
         calibration=load_calibration(),
+        **extra,
     )
 
 
@@ -227,7 +241,7 @@ def _unit(
         reachable=False,
         reason="",
     )
-    f = _frontier_cached(model.id, acc.id, precision, tier.isl, tier.osl, gen.backend)
+    f = _frontier_cached(model.id, acc.id, precision, tier.isl, tier.osl, gen.backend, tier.prefix_hit_rate)
     point = f.at_interactivity(tier.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
     if point is None:
         best = max((p.tok_s_per_user for p in f.points), default=0.0)
@@ -251,7 +265,7 @@ def _unit(
     revenue_gpu_year = (
         SECONDS_PER_YEAR
         * scenario.utilization
-        * (out_tok_s_gpu * tier.price_usd_per_mtok + in_tok_s_gpu * tier.input_price_usd_per_mtok)
+        * (out_tok_s_gpu * tier.price_usd_per_mtok + in_tok_s_gpu * _input_price(tier))
         / 1e6
     )
     cost_gpu_year = cost.total * HOURS_PER_YEAR
@@ -277,6 +291,14 @@ def _unit(
         system.value("gpus") if system else None,
     )
     return out, per_gpu
+
+
+def _input_price(tier: ResolvedTier) -> float:
+    """$ per M input tokens: cached input at its own rate, the rest at the input price."""
+    if not tier.prefix_hit_rate or tier.cached_input_price_usd_per_mtok is None:
+        return tier.input_price_usd_per_mtok
+    h = tier.prefix_hit_rate
+    return (1.0 - h) * tier.input_price_usd_per_mtok + h * tier.cached_input_price_usd_per_mtok
 
 
 def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario, tier: ResolvedTier) -> None:
@@ -439,3 +461,161 @@ def plan(scenario: Scenario, cat: Catalog | None = None) -> Plan:
             "hardware family shows are left out (allow_extrapolation to use them)"
         )
     return Plan(scenario=scenario.model_dump(), generations=gens, ratios=ratios, assumptions=assumptions)
+
+
+# --- Levers: KV-cache reuse and model routing, beside the plan without them ---------------------------------
+
+
+def _without_levers(scenario: Scenario, reuse: bool = True, routing: bool = True) -> Scenario:
+    """The scenario with its tiers' prefix reuse (``reuse``) and model mixes (``routing``) switched off."""
+    tiers = []
+    for t in scenario.tiers:
+        upd: dict = {}
+        if reuse:
+            upd |= {"prefix_hit_rate": None, "cached_input_price_usd_per_mtok": None}
+        if routing:
+            upd["model_mix"] = None
+        tiers.append(t.model_copy(update=upd))
+    return scenario.model_copy(update={"tiers": tiers})
+
+
+def has_levers(scenario: Scenario) -> bool:
+    """True when a tier declares prefix reuse or a model mix."""
+    return any(t.prefix_hit_rate or t.model_mix for t in scenario.tiers)
+
+
+def _routed_tiers(scenario: Scenario, gen: Generation, cat: Catalog) -> tuple[list[ResolvedTier], list[str]]:
+    """Each routed tier split into one sub-tier per model: its token share of the tier's demand and the power
+    those tokens need on this generation (share of power ∝ token share ÷ tokens per MW)."""
+    out, notes = [], []
+    for spec in scenario.tiers:
+        tier = resolve_tier(spec, cat)
+        if not tier.model_mix:
+            out.append(tier)
+            continue
+        mix = {cat.model(m).id: s for m, s in tier.model_mix.items() if s > 0}
+        need: dict[str, float] = {}
+        for m in mix:
+            sub = ResolvedTier(**{**asdict(tier), "model": m, "model_mix": None})
+            per_mw = []
+            for h in gen.hardware:
+                unit, _ = _unit(sub, h.system, gen, scenario, cat)
+                per_mw.append((h.share, unit.output_tokens_per_day_per_mw if unit.reachable else 0.0))
+            tpm = sum(s * v for s, v in per_mw)
+            if tpm <= 0:
+                notes.append(
+                    f"{gen.name}: {tier.name} router's {m} cannot serve the tier; its share is dropped"
+                )
+                continue
+            need[m] = mix[m] / tpm
+        total_need, total_mix = sum(need.values()), sum(mix[m] for m in need)
+        for m, n in need.items():
+            out.append(
+                ResolvedTier(
+                    **{
+                        **asdict(tier),
+                        "id": f"{tier.id}@{m}",
+                        "name": f"{tier.name} → {m}",
+                        "model": m,
+                        "share": tier.share * n / total_need,
+                        "model_mix": None,
+                        "demand_tokens_per_day": tier.demand_tokens_per_day * mix[m] / total_mix
+                        if tier.demand_tokens_per_day
+                        else None,
+                    }
+                )
+            )
+    return out, notes
+
+
+def plan_levered(scenario: Scenario, cat: Catalog | None = None) -> Plan:
+    """The plan with the tiers' prefix reuse and model routers applied (routed tiers as one sub-tier per model)."""
+    cat = cat or catalog()
+    if not any(t.model_mix for t in scenario.tiers):
+        return plan(scenario, cat)
+    base = plan(_without_levers(scenario, reuse=False, routing=True), cat)
+    gens = []
+    for gen in scenario.generations:
+        tiers, notes = _routed_tiers(scenario, gen, cat)
+        g = plan_generation(gen, tiers, scenario, cat)
+        g.notes = notes + g.notes
+        gens.append(g)
+    notes = [
+        "routed tiers: each model of a tier's model mix serves its share of the tier's tokens; the tier's "
+        "power splits by token share ÷ tokens per MW of each model on each generation"
+    ]
+    return Plan(
+        scenario=scenario.model_dump(), generations=gens, ratios=[], assumptions=base.assumptions + notes
+    )
+
+
+@dataclass
+class LeverRow:
+    """One generation: the plan without levers, with caching, with routing and with both."""
+
+    generation: str
+    case: str  # "without", "caching", "routing", "both"
+    gpus: float
+    power_mw: float  # MW serving reachable tiers
+    output_tokens_per_day: float
+    margin_usd: float
+    cost_usd_per_mtok: float | None
+
+
+@dataclass
+class LeverEffect:
+    rows: list[LeverRow]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def change(self, generation: str, case: str, attr: str) -> float | None:
+        """Relative change of ``attr`` in ``case`` against the plan without levers (None when it has none)."""
+        rows = {r.case: r for r in self.rows if r.generation == generation}
+        if case not in rows or "without" not in rows:
+            return None
+        a, b = getattr(rows["without"], attr), getattr(rows[case], attr)
+        return None if a in (None, 0) or b is None else (b - a) / abs(a)
+
+
+def lever_effect(scenario: Scenario, cat: Catalog | None = None) -> tuple[Plan, LeverEffect]:
+    """The levered plan, and what caching, routing and both change in GPUs, MW, tokens/day and margin."""
+    cat = cat or catalog()
+    cases = {
+        "without": _without_levers(scenario),
+        "caching": _without_levers(scenario, reuse=False, routing=True),
+        "routing": _without_levers(scenario, reuse=True, routing=False),
+        "both": scenario,
+    }
+    if not any(t.prefix_hit_rate for t in scenario.tiers):
+        cases.pop("caching")
+        cases.pop("both")
+        cases["routing"] = scenario
+    if not any(t.model_mix for t in scenario.tiers):
+        cases.pop("routing", None)
+        cases.pop("both", None)
+        cases["caching"] = scenario
+    plans = {k: plan_levered(sc, cat) for k, sc in cases.items()}
+    rows = []
+    for case, p in plans.items():
+        for g in p.generations:
+            rows.append(
+                LeverRow(
+                    g.name,
+                    case,
+                    g.gpus,
+                    sum(t.power_mw for t in g.tiers if t.reachable),
+                    g.output_tokens_per_year / 365.0,
+                    g.margin_usd,
+                    g.cost_usd_per_mtok,
+                )
+            )
+    order = list(plans)
+    rows.sort(key=lambda r: ([g.name for g in scenario.generations].index(r.generation), order.index(r.case)))
+    main = plans.get("both") or plans.get("caching") or plans.get("routing") or plans["without"]
+    notes = [
+        "caching: the tiers' prefix hit rates prefill only the uncached tail of each prompt (cached input "
+        "billed at its own rate where a tier sets one); routing: each tier's model mix"
+    ]
+    return main, LeverEffect(rows, notes)

@@ -69,6 +69,28 @@ class TierSpec(BaseModel):
     demand_tokens_per_day: float | None = Field(
         None, gt=0, le=1e18, description="cap on output tokens sold per day"
     )
+    prefix_hit_rate: float | None = Field(
+        None, ge=0, le=1, description="share of prompt tokens served from the KV cache (prefix reuse)"
+    )
+    cached_input_price_usd_per_mtok: float | None = Field(
+        None, ge=0, le=1e6, description="price per M cached input tokens (default: the input price)"
+    )
+    model_mix: dict[str, float] | None = Field(
+        None, max_length=8, description="a router's shares of the tier's tokens per model id, summing to 1"
+    )
+
+    @model_validator(mode="after")
+    def _mix_sums_to_one(self) -> TierSpec:
+        if self.model_mix is not None:
+            if not self.model_mix:
+                raise ValueError(f"model_mix of tier '{self.tier}' is empty")
+            bad = [k for k, v in self.model_mix.items() if not 0 <= v <= 1 or len(k) > 100]
+            if bad:
+                raise ValueError(f"model_mix of tier '{self.tier}': share of {bad[0]!r} must be in [0, 1]")
+            total = sum(self.model_mix.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"model_mix of tier '{self.tier}' sums to {total:g}, not 1")
+        return self
 
 
 class Scenario(BaseModel):

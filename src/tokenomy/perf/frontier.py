@@ -19,6 +19,7 @@ from tokenomy.perf.calibration import Calibration, envelope_key, load_calibratio
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
 from tokenomy.perf.ops import Parallel, Precision, serving_precision, weight_bytes_per_gpu
 from tokenomy.perf.predict import engine_limits
+from tokenomy.perf.reuse import cached_tokens
 from tokenomy.perf.serving import (
     USABLE_MEMORY,
     ServingOptions,
@@ -241,12 +242,20 @@ def _evaluate(
     opts: ServingOptions,
     mode: str,
     max_gpus: int,
+    prefix_hit_rate: float = 0.0,
 ) -> _Grid | None:
-    """Every deployment × concurrency (× prefill ratio when disaggregated) in one call."""
+    """Every deployment × concurrency (× prefill ratio when disaggregated) in one call; a prefix hit rate > 0
+    prefills only the uncached tail of each prompt."""
+
+    def workload(c: np.ndarray) -> Workload:
+        isl_a = np.full(c.shape, float(isl))
+        cached = cached_tokens(isl_a, prefix_hit_rate) if prefix_hit_rate > 0 else None
+        return Workload(isl_a, np.full(c.shape, float(osl)), c, cached)
+
     if mode == "agg":
         conc = np.asarray(CONCURRENCIES if conc is None else conc, dtype=float)
         grid, c = _tile(dep, conc.size), np.tile(conc, dep.tp.size)
-        work = Workload(np.full(c.shape, float(isl)), np.full(c.shape, float(osl)), c)
+        work = workload(c)
         res = predict_serving(arch, hw, prec, grid, work, eff, strict_memory=True, options=opts)
         return _Grid(res, grid, c, np.zeros(c.shape), "", mode)
     pre = prefill_engine(arch, hw, prec, max_gpus)
@@ -262,7 +271,7 @@ def _evaluate(
     pre_par = Parallel(
         *(np.full(c.shape, int(getattr(pre, k)[0])) for k in ("tp", "pp", "dp", "moe_tp", "moe_ep"))
     )
-    work = Workload(np.full(c.shape, float(isl)), np.full(c.shape, float(osl)), c)
+    work = workload(c)
     res = predict_disaggregated(
         arch,
         hw,
@@ -297,10 +306,12 @@ def frontier(
     cat: Catalog | None = None,
     mode: str = "agg",
     mtp: bool = False,
+    prefix_hit_rate: float = 0.0,
 ) -> Frontier:
     """The Pareto frontier of a model on a hardware (accelerator or system id) at ISL/OSL, for one backend and
     one way of serving: ``mode`` "agg" or "disagg" (prefill pool sized by the best of a few ratios), with MTP
-    when ``mtp`` (draft length from the engine catalog, acceptance from the calibration) or ``options``."""
+    when ``mtp`` (draft length from the engine catalog, acceptance from the calibration) or ``options``.
+    ``prefix_hit_rate``: share of each prompt already in the KV cache (prefix reuse), prefilled no more."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not '{mode}'")
     cat = cat or catalog()
@@ -322,7 +333,9 @@ def frontier(
         )
     max_gpus = max_gpus or default_max_gpus(m.architecture, hw, prec)
     dep = deployments(m.architecture, max_gpus, space)
-    g = _evaluate(m.architecture, hw, prec, dep, concurrencies, isl, osl, eff, options, mode, max_gpus)
+    g = _evaluate(
+        m.architecture, hw, prec, dep, concurrencies, isl, osl, eff, options, mode, max_gpus, prefix_hit_rate
+    )
     points: list[FrontierPoint] = []
     backed_only: list[FrontierPoint] = []
     evaluated = feasible = 0
@@ -409,6 +422,11 @@ def frontier(
             f"MTP speculative decoding: {options.mtp_draft_tokens} draft token(s), acceptance {options.mtp_acceptance:.0%} "
             f"({options.accepted_tokens_per_step:.2f} tokens per step; fitted on random-prompt benchmarks, "
             "which accept less than real text)"
+        )
+    if prefix_hit_rate > 0:
+        assumptions.append(
+            f"prefix reuse: {prefix_hit_rate:.0%} of each prompt is in the KV cache and not prefilled again; "
+            "throughput still counts every prompt token (the calibration was fitted without reuse)"
         )
     if mode == "disagg":
         assumptions.append(

@@ -110,11 +110,13 @@ class ServingOptions:
 
 @dataclass(frozen=True)
 class Workload:
-    """Mean prompt and output lengths (tokens) and the client's concurrency, one entry per point."""
+    """Mean prompt and output lengths (tokens) and the client's concurrency, one entry per point; ``cached``:
+    prompt tokens per request already in the KV cache (prefix reuse), None for none."""
 
     isl: np.ndarray
     osl: np.ndarray
     concurrency: np.ndarray
+    cached: np.ndarray | None = None
 
 
 @dataclass
@@ -302,6 +304,18 @@ def kv_capacity_requests(
     return np.where(free > 0, np.floor(free / one) * par.dp, 0.0)
 
 
+def _prefill_cost(
+    arch: Architecture, prec: Precision, par: Parallel, work: Workload, domain: int
+) -> StepCost:
+    """One prompt's prefill on its rank, every rank busy: only the uncached tail when ``work.cached`` is set."""
+    isl = np.asarray(work.isl, dtype=float)
+    if work.cached is None:
+        return prefill_cost(arch, prec, par, isl, domain, ranks_busy=par.dp)
+    from tokenomy.perf.reuse import cached_prefill_cost
+
+    return cached_prefill_cost(arch, prec, par, isl, work.cached, domain, ranks_busy=par.dp)
+
+
 def _running(conc: np.ndarray, capacity: np.ndarray, par: Parallel, opts: ServingOptions) -> np.ndarray:
     """Requests the engine runs at once: the client's, up to the KV cache and the engine's batch limit."""
     limit = opts.max_running_per_rank * par.dp
@@ -339,7 +353,7 @@ def predict_serving(
         micro = static["running"] / par.pp
         draft = 1.0 + opts.mtp_draft_tokens
         static["decode"] = decode_step_cost(arch, prec, par, micro, isl + osl / 2, hw.scaleup_domain, draft)
-        static["prefill"] = prefill_cost(arch, prec, par, isl, hw.scaleup_domain, ranks_busy=par.dp)
+        static["prefill"] = _prefill_cost(arch, prec, par, work, hw.scaleup_domain)
     capacity, running = static["capacity"], static["running"]
     t_step = decode_step_s(
         arch, hw, prec, par, running, isl + osl / 2, eff, opts.mtp_draft_tokens, static["decode"]
@@ -449,7 +463,7 @@ def predict_disaggregated(
 
     static = cache if cache is not None else {}
     if "prefill" not in static:
-        static["prefill"] = prefill_cost(arch, prec, prefill, isl, hw.scaleup_domain, ranks_busy=prefill.dp)
+        static["prefill"] = _prefill_cost(arch, prec, prefill, work, hw.scaleup_domain)
     t_pre = prefill_s(arch, hw, prec, prefill, isl, eff, static["prefill"])  # one prompt, every rank busy
     service = t_pre / (w_p * prefill.dp)  # the pool's time per request
     within = (gpus_p + gpus_d) <= hw.scaleup_domain

@@ -83,6 +83,7 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
         version=version,
         generated=dt.date.today().isoformat(),
         **_over_years(sc),
+        **_reuse_and_routing(sc, focus, systems),
     )
 
 
@@ -104,6 +105,34 @@ def _over_years(sc: Scenario) -> dict:
         "npv_svg": invest_figures.npv_svg(rep),
         "supply_svg": invest_figures.supply_svg(sup),
         "market_sources": sorted((markets().sources[i] for i in used), key=lambda s: s.title),
+    }
+
+
+def _reuse_and_routing(sc: Scenario, focus, systems: list[str]) -> dict:
+    """The focus tier's throughput at a few prefix hit rates per system, the scenario's levers (when its tiers
+    declare reuse or a model mix), and the routing policies of the Token Economy data."""
+    from tokenomy.consume.report import dataset_prices, dataset_rows
+    from tokenomy.consume.route import route_report
+    from tokenomy.econ.factory import has_levers, lever_effect
+    from tokenomy.report import reuse_figures
+
+    cat = catalog()
+    rows = []
+    for hw in systems:
+        prec = native_precision(hw, cat.model(focus.model).default_precision, cat)
+        for h in reuse_figures.HIT_RATES:
+            f = _frontier_cached(focus.model, cat.accelerator(hw).id, prec, focus.isl, focus.osl, None, h)
+            p = f.at_interactivity(focus.min_tok_s_per_user, allow_extrapolation=sc.allow_extrapolation)
+            rows.append({"hardware": hw, "hit_rate": h, "tput_per_gpu": p.tput_per_gpu if p else None})
+    effect = lever_effect(sc)[1] if has_levers(sc) else None
+    routing = route_report(dataset_rows(), dataset_prices())
+    return {
+        "reuse_rows": rows,
+        "reuse_tier": focus,
+        "reuse_svg": reuse_figures.reuse_svg(rows),
+        "levers": effect,
+        "routing": routing,
+        "routing_svg": reuse_figures.routing_svg(routing.results),
     }
 
 

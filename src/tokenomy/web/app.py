@@ -377,6 +377,34 @@ def api_supply(
         raise _unprocessable("first_year", exc) from None
 
 
+@functools.lru_cache(maxsize=32)
+def _route(prices: str, seed: int, train_share: float) -> bytes:
+    from tokenomy.consume.report import dataset_prices, dataset_rows, tier_prices
+    from tokenomy.consume.route import route_report
+
+    rows = dataset_rows()
+    if prices == "dataset":
+        table = dataset_prices()
+    else:
+        table = tier_prices(
+            catalog().tier(prices[5:]).require("price_usd_per_mtok"), sorted({r.model for r in rows})
+        )
+    return _json(route_report(rows, table, prices, train_share, seed).as_dict())
+
+
+@app.get("/api/route")
+async def api_route(
+    prices: str = Query("dataset", max_length=80, pattern=r"^(dataset|tier:[a-z0-9_-]{1,64})$"),
+    seed: int = Query(0, ge=0, le=1_000_000),
+    train_share: float = Query(0.5, gt=0, lt=1),
+) -> Any:
+    """Routing policies of the Token Economy data on cost per solved task and success, with the Pareto set."""
+    try:
+        return _reply(await _off_loop(_route, prices, seed, train_share))
+    except (UnknownIdError, MissingFigureError, ValueError) as exc:
+        raise _unprocessable("prices", exc) from None
+
+
 # ---- transport guards -----------------------------------------------------------------------------------------
 def allow_only_loopback(bind_host: str) -> None:
     """When the server is bound to loopback, answer only requests addressed to a loopback name."""
