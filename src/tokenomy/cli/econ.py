@@ -19,6 +19,7 @@ from tokenomy.cli.base import (
     output_path,
     print_json,
 )
+from tokenomy.cli.ranges_view import draws_option, ranges_option, seed_option
 from tokenomy.units import count, money
 
 
@@ -42,6 +43,9 @@ def plan(
         "--allow-extrapolation",
         help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
     ),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -63,6 +67,11 @@ def plan(
         if allocation:
             sc = with_allocation(sc, allocation)
         result = make_plan(sc)
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import plan_ranges
+
+            rg = plan_ranges(sc, result, draws, seed)
     except ScenarioError as exc:
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
@@ -71,13 +80,36 @@ def plan(
         from tokenomy.report.html import write_report
 
         with console.status("writing the report…"):
-            write_report(report, sc, result)
+            write_report(report, sc, result, ranges=rg)
     if json_out:
-        print_json(result.as_dict() | {"report": str(report) if report else None})
+        extra = {"ranges": rg.as_dict()} if rg else {}
+        print_json(result.as_dict() | {"report": str(report) if report else None} | extra)
         return
     _render_plan(result)
+    if rg:
+        _render_plan_ranges(result, rg)
     if report:
         console.print(f"report → [bold]{report}[/]")
+
+
+def _render_plan_ranges(result, rg) -> None:
+    from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+    keys = [
+        f"{g.name}.{k}"
+        for g in result.generations
+        for k in (
+            "revenue_usd",
+            "cost_usd",
+            "margin_usd",
+            "output_tokens_per_year",
+            "cost_usd_per_mtok",
+            "gpus",
+        )
+    ]
+    keys += [k for k in rg.bands if k.startswith("ratio.")]
+    render_bands(rg, keys, "ranges by generation (every tier's band: --json)")
+    render_tornado(rg)
 
 
 def result_grid(result) -> float:
@@ -225,6 +257,9 @@ def cost(
         "--allow-extrapolation",
         help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
     ),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -247,10 +282,15 @@ def cost(
             pue,
             allow_extrapolation=allow_extrapolation,
         )
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import cost_ranges
+
+            rg = cost_ranges(rep, pue=pue, draws=draws, seed=seed)
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
-        print_json(rep.as_dict())
+        print_json(rep.as_dict() | ({"ranges": rg.as_dict()} if rg else {}))
         return
     for p in rep.points:
         console.print(
@@ -302,6 +342,12 @@ def cost(
     console.print(f"  EcoLogits v0.9.1 formula for this model and OSL: {rep.ecologits_wh_per_query:.3f} Wh")
     for n in rep.notes:
         console.print(f"[yellow]note:[/] {n}")
+    if rg:
+        from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+        keys = [k for k in rg.bands if k.endswith((".usd_per_mtok", ".joules_per_token", ".gco2_per_mtok"))]
+        render_bands(rg, keys, "ranges (every column's band: --json)")
+        render_tornado(rg, top=4)
 
 
 @app.command()
@@ -324,6 +370,9 @@ def capacity(
         "-H",
         help="Systems to size; repeat.",
     ),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
@@ -331,11 +380,17 @@ def capacity(
     from tokenomy.econ.capacity import parse_mix
 
     try:
-        rep = size(tokens_per_day, parse_mix(tier_mix), hardware)
+        mix = parse_mix(tier_mix)
+        rep = size(tokens_per_day, mix, hardware)
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import capacity_ranges
+
+            rg = capacity_ranges(rep, mix or None, draws=draws, seed=seed)
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
-        print_json(rep.as_dict())
+        print_json(rep.as_dict() | ({"ranges": rg.as_dict()} if rg else {}))
         return
     mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
     table = Table(title=f"{count(rep.tokens_per_day)} output tokens/day ({mix})")
@@ -358,6 +413,11 @@ def capacity(
     console.print(table)
     for a in rep.assumptions:
         console.print(f"  • {a}")
+    if rg:
+        from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+        render_bands(rg, list(rg.bands), "ranges")
+        render_tornado(rg, top=4)
 
 
 @app.command()
@@ -369,10 +429,13 @@ def claims(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
-    """Audit every vendor/analyst claim in the catalog: the claim, our number, the ratio and a verdict.
+    """Audit every vendor/analyst claim in the catalog: where on our frontier it holds, and our ratio.
 
-    Verdicts: within 1.5x, within 3x, not supported, or cannot check. Conditions a claim leaves out are
-    filled with stated defaults, listed under each claim.
+    The verdict searches each condition a claim leaves out (interactivity, ISL/OSL, precision, cost basis) and
+    says where the claim lies within our P10–P90 range: consistent, consistent only at the conditions found, or
+    not supported anywhere. Beside it, the ratio ours / claimed at the stated-or-default conditions (within
+    1.5x, within 3x, not supported); defaults are listed under each claim. DeepSeek-R1 claims on a system
+    InferenceX measured are also checked against the measurement.
     """
     from tokenomy.econ.claims import audit_claims, checks_as_dicts
 
@@ -380,17 +443,32 @@ def claims(
     if json_out:
         print_json(checks_as_dicts(checks))
         return
-    table = Table(title="claims audit (ours / claimed)", show_lines=True)
-    for col in ("claim", "claimed", "ours", "ratio", "verdict", "assumptions"):
+    table = Table(title="claims audit", show_lines=True)
+    for col in (
+        "claim",
+        "claimed",
+        "verdict: where it holds",
+        "ours at stated/default (ratio)",
+        "InferenceX",
+        "assumptions",
+    ):
         table.add_column(col, overflow="fold")
-    colours = {"within 1.5x": "green", "within 3x": "yellow", "not supported": "red", "cannot check": "dim"}
+    colours = {
+        "consistent": "green",
+        "consistent only at conditions found": "yellow",
+        "not supported anywhere": "red",
+        "cannot check": "dim",
+    }
     for c in checks:
+        band = f" (P10–P90 {count(c.band[0])}–{count(c.band[1])})" if c.band else ""
         table.add_row(
             f"{c.statement} [dim][{c.confidence}][/]",
             f"{count(c.claimed)} {c.unit}",
-            "—" if c.ours is None else count(c.ours),
-            "—" if c.ratio is None else f"{c.ratio:.2f}",
-            f"[{colours[c.verdict]}]{c.verdict}[/]",
+            f"[{colours.get(c.verdict, 'dim')}]{c.verdict}[/]: {c.conditions}",
+            ("—" if c.ours is None else count(c.ours))
+            + band
+            + ("" if c.ratio is None else f", ratio {c.ratio:.2f} ({c.ratio_verdict})"),
+            (c.measured or {}).get("text", "—"),
             "; ".join(c.assumptions),
         )
     console.print(table)

@@ -75,7 +75,10 @@ class Inputs:
         if fig is None:
             return None
         return self.add(
-            f"{entry_id}.{name}", f"{entry_id} {name} [{fig.confidence}]", figure_uncertainty(fig), "catalog",
+            f"{entry_id}.{name}",
+            f"{entry_id} {name} [{fig.confidence}]",
+            figure_uncertainty(fig),
+            "catalog",
             fig.confidence,
         )
 
@@ -88,8 +91,13 @@ class Inputs:
             sigma = mdape / MAD_TO_SIGMA * scale
             self.index[key] = len(self.items)
             self.items.append(
-                Input(key, f"model tok/s/GPU {backend}/{family} (MdAPE {mdape:.0%}, {how})",
-                      float(np.exp(sigma * Z90) - 1), "model", lognormal_sigma=sigma)
+                Input(
+                    key,
+                    f"model tok/s/GPU {backend}/{family} (MdAPE {mdape:.0%}, {how})",
+                    float(np.exp(sigma * Z90) - 1),
+                    "model",
+                    lognormal_sigma=sigma,
+                )
             )
         return self.index[key]
 
@@ -112,9 +120,17 @@ def factors_from_z(inputs: Inputs, z: np.ndarray) -> np.ndarray:
 
 
 # ---- the model's measured error, by backend and hardware family ----------------------------------------
-_FAMILY_OF_SYSTEM = {"h100": "hopper", "h200": "hopper", "b200": "blackwell", "b300": "blackwell",
-                     "gb200": "blackwell", "gb300": "blackwell", "mi300x": "cdna3", "mi325x": "cdna3",
-                     "mi355x": "cdna4"}
+_FAMILY_OF_SYSTEM = {
+    "h100": "hopper",
+    "h200": "hopper",
+    "b200": "blackwell",
+    "b300": "blackwell",
+    "gb200": "blackwell",
+    "gb300": "blackwell",
+    "mi300x": "cdna3",
+    "mi325x": "cdna3",
+    "mi355x": "cdna4",
+}
 
 
 def _family_of(system: str) -> str:
@@ -229,8 +245,9 @@ def tornado(
         for j, inp in enumerate(inputs.items):
             lo, hi = float(v[2 * j]), float(v[2 * j + 1])
             if np.isfinite(lo) and np.isfinite(hi) and abs(hi - lo) > 1e-12 * max(abs(base), 1.0):
-                rows.append({"input": inp.key, "label": inp.label, "at_p10": lo, "at_p90": hi,
-                             "swing": abs(hi - lo)})
+                rows.append(
+                    {"input": inp.key, "label": inp.label, "at_p10": lo, "at_p90": hi, "swing": abs(hi - lo)}
+                )
         rows.sort(key=lambda r: -float(r["swing"]))
         out.append(Tornado(name, base, rows[:top]))
     return out
@@ -253,9 +270,7 @@ class Ranges:
             "seed": self.seed,
             "percentiles": "P10/P50/P90",
             "bands": {k: b.as_dict() for k, b in self.bands.items()},
-            "tornado": [
-                {"output": t.output, "base": t.base, "rows": t.rows} for t in self.tornado
-            ],
+            "tornado": [{"output": t.output, "base": t.base, "rows": t.rows} for t in self.tornado],
             "inputs": [
                 {"key": i.key, "label": i.label, "p10_p90_rel": i.rel, "kind": i.kind} for i in self.inputs
             ],

@@ -17,8 +17,13 @@ from tokenomy.econ.factory import Plan, _frontier_cached, native_precision
 from tokenomy.econ.scenario import Scenario
 from tokenomy.econ.tco import FALLBACK_CAPEX_USD_PER_GW, HOURS_PER_YEAR, PRESETS, Ownership, _system_of
 
-SCENARIO_TAGS = {"pue": "S", "utilization": "U", "cost_of_capital": "U", "lifetime_years": "U",
-                 "opex_fraction": "U"}
+SCENARIO_TAGS = {
+    "pue": "S",
+    "utilization": "U",
+    "cost_of_capital": "U",
+    "lifetime_years": "U",
+    "opex_fraction": "U",
+}
 
 
 @dataclass
@@ -53,11 +58,15 @@ class Unit:
 class Env:
     """Scenario-wide inputs (PUE, utilization, ownership) registered once."""
 
-    def __init__(self, inputs: R.Inputs, pue: float, utilization: float, own: Ownership, pue_fixed: bool = False):
+    def __init__(
+        self, inputs: R.Inputs, pue: float, utilization: float, own: Ownership, pue_fixed: bool = False
+    ):
         self.inputs = inputs
         self.pue, self.util, self.own = pue, utilization, own
         add = inputs.add
-        self.i_pue = add("scenario.pue", "PUE [S]", 0.0 if pue_fixed else R.TAG_UNCERTAINTY["S"], "scenario", "S")
+        self.i_pue = add(
+            "scenario.pue", "PUE [S]", 0.0 if pue_fixed else R.TAG_UNCERTAINTY["S"], "scenario", "S"
+        )
         self.i_util = add("scenario.utilization", "utilization [U]", R.TAG_UNCERTAINTY["U"], "scenario", "U")
         self.i_rate = add("scenario.cost_of_capital", "cost of capital [U]", 0.5, "scenario", "U")
         self.i_life = add("scenario.lifetime_years", "hardware life [U]", 0.5, "scenario", "U")
@@ -82,7 +91,9 @@ def make_unit(
     capex, i_capex, fallback, preset, i_preset = 0.0, None, False, None, None
     if basis in PRESETS:
         preset = acc.require(f"usd_per_gpu_hour_{basis}")
-        i_preset = inputs.figure(acc.id, f"usd_per_gpu_hour_{basis}", acc.figures.get(f"usd_per_gpu_hour_{basis}"))
+        i_preset = inputs.figure(
+            acc.id, f"usd_per_gpu_hour_{basis}", acc.figures.get(f"usd_per_gpu_hour_{basis}")
+        )
     elif system is not None and system.value("price_usd") and system.value("gpus"):
         capex = system.require("price_usd") / system.require("gpus")
         i_capex = inputs.figure(system.id, "price_usd", system.figures["price_usd"])
@@ -106,7 +117,9 @@ def make_unit(
         preset=preset,
         i_preset=i_preset,
         elec=region.electricity_usd_per_kwh,
-        i_elec=inputs.figure(region.id, "electricity_usd_per_kwh", region.figures.get("electricity_usd_per_kwh")),
+        i_elec=inputs.figure(
+            region.id, "electricity_usd_per_kwh", region.figures.get("electricity_usd_per_kwh")
+        ),
         grid=region.require("grid_gco2_per_kwh"),
         i_grid=inputs.figure(region.id, "grid_gco2_per_kwh", region.figures.get("grid_gco2_per_kwh")),
         **kw,
@@ -186,21 +199,37 @@ def plan_model(scenario: Scenario, result: Plan, cat: Catalog | None = None) -> 
             spec = next((s for s in scenario.tiers if s.tier == t.tier), None)
             i_price = None
             if tier_cat is not None and spec is not None and spec.price_usd_per_mtok is None:
-                i_price = inputs.figure(tier_cat.id, "price_usd_per_mtok", tier_cat.figures.get("price_usd_per_mtok"))
+                i_price = inputs.figure(
+                    tier_cat.id, "price_usd_per_mtok", tier_cat.figures.get("price_usd_per_mtok")
+                )
             units.append(
                 make_unit(
-                    f"{g.name}/{t.tier}", t.hardware, p, p.backend, env, scenario.region, scenario.cost_basis, cat,
-                    price=t.price_usd_per_mtok, i_price=i_price,
+                    f"{g.name}/{t.tier}",
+                    t.hardware,
+                    p,
+                    p.backend,
+                    env,
+                    scenario.region,
+                    scenario.cost_basis,
+                    cat,
+                    price=t.price_usd_per_mtok,
+                    i_price=i_price,
                     in_price=(spec.input_price_usd_per_mtok or 0.0) if spec else 0.0,
                     mw=t.power_mw,
-                    cap_tokens_year=(spec.demand_tokens_per_day * 365 if spec and spec.demand_tokens_per_day else None),
-                    gpus_per_system=(t.gpus / t.racks if t.racks else None), isl=t.isl, osl=t.osl,
+                    cap_tokens_year=(
+                        spec.demand_tokens_per_day * 365 if spec and spec.demand_tokens_per_day else None
+                    ),
+                    gpus_per_system=(t.gpus / t.racks if t.racks else None),
+                    isl=t.isl,
+                    osl=t.osl,
                 )
             )
         gens.append((g.name, units, g.tiers))
     notes = []
     if scenario.allocation == "optimize":
-        notes.append("optimize allocation: each draw keeps the point plan's power split (the LP is not re-solved)")
+        notes.append(
+            "optimize allocation: each draw keeps the point plan's power split (the LP is not re-solved)"
+        )
     return PlanModel(inputs, env, gens, notes)
 
 
@@ -209,8 +238,18 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     n = f.shape[0]
     for gname, units, tiers in m.gens:
-        tot = {k: np.zeros(n) for k in ("gpus", "racks", "tok_s", "output_tokens_per_year", "revenue_usd",
-                                        "cost_usd", "margin_usd")}
+        tot = {
+            k: np.zeros(n)
+            for k in (
+                "gpus",
+                "racks",
+                "tok_s",
+                "output_tokens_per_year",
+                "revenue_usd",
+                "cost_usd",
+                "margin_usd",
+            )
+        }
         for u, t in zip(units, tiers, strict=True):
             if u is None or u.mw <= 0:
                 continue
@@ -244,15 +283,21 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
         for k, v in tot.items():
             out[f"{gname}.{k}"] = v
         sold = tot["output_tokens_per_year"]
-        out[f"{gname}.cost_usd_per_mtok"] = np.where(sold > 0, tot["cost_usd"] / np.where(sold > 0, sold, 1) * 1e6,
-                                                      np.nan)
+        out[f"{gname}.cost_usd_per_mtok"] = np.where(
+            sold > 0, tot["cost_usd"] / np.where(sold > 0, sold, 1) * 1e6, np.nan
+        )
     if m.gens:
         base = m.gens[0][0]
         for gname, _, _ in m.gens[1:]:
-            for k, src in (("revenue", "revenue_usd"), ("output_tokens", "output_tokens_per_year"),
-                           ("margin", "margin_usd")):
+            for k, src in (
+                ("revenue", "revenue_usd"),
+                ("output_tokens", "output_tokens_per_year"),
+                ("margin", "margin_usd"),
+            ):
                 b = out[f"{base}.{src}"]
-                out[f"ratio.{gname}.{k}"] = np.where(b > 0, out[f"{gname}.{src}"] / np.where(b > 0, b, 1), np.nan)
+                out[f"ratio.{gname}.{k}"] = np.where(
+                    b > 0, out[f"{gname}.{src}"] / np.where(b > 0, b, 1), np.nan
+                )
     return out
 
 
@@ -262,12 +307,31 @@ SECONDS = HOURS_PER_YEAR * 3600.0
 def _plan_points(result: Plan) -> dict[str, float | None]:
     pts: dict[str, float | None] = {}
     for g in result.generations:
-        for k in ("gpus", "racks", "tok_s", "output_tokens_per_year", "revenue_usd", "cost_usd", "margin_usd"):
+        for k in (
+            "gpus",
+            "racks",
+            "tok_s",
+            "output_tokens_per_year",
+            "revenue_usd",
+            "cost_usd",
+            "margin_usd",
+        ):
             pts[f"{g.name}.{k}"] = getattr(g, k)
         pts[f"{g.name}.cost_usd_per_mtok"] = g.cost_usd_per_mtok
         for t in g.tiers:
-            for k in ("gpus", "racks", "tok_s", "revenue_usd", "cost_usd", "margin_usd", "cost_usd_per_mtok",
-                      "tput_per_gpu", "joules_per_token", "wh_per_query", "gco2_per_mtok"):
+            for k in (
+                "gpus",
+                "racks",
+                "tok_s",
+                "revenue_usd",
+                "cost_usd",
+                "margin_usd",
+                "cost_usd_per_mtok",
+                "tput_per_gpu",
+                "joules_per_token",
+                "wh_per_query",
+                "gco2_per_mtok",
+            ):
                 pts[f"{g.name}/{t.tier}.{k}"] = getattr(t, k)
             pts[f"{g.name}/{t.tier}.output_tokens_per_year"] = t.sold_output_tokens_per_year
     for r in result.ratios:
@@ -277,14 +341,24 @@ def _plan_points(result: Plan) -> dict[str, float | None]:
 
 
 def plan_ranges(
-    scenario: Scenario, result: Plan, draws: int = R.DEFAULT_DRAWS, seed: int = R.DEFAULT_SEED,
+    scenario: Scenario,
+    result: Plan,
+    draws: int = R.DEFAULT_DRAWS,
+    seed: int = R.DEFAULT_SEED,
     cat: Catalog | None = None,
 ) -> R.Ranges:
     """P10/P50/P90 of every plan output and the tornado of each generation's margin and $/M tokens."""
     m = plan_model(scenario, result, cat)
     outputs = [f"{g}.{k}" for g, _, _ in m.gens for k in ("margin_usd", "cost_usd_per_mtok")]
-    return R.run(m.inputs, lambda f: plan_arrays(m, f), _plan_points(result), draws, seed, outputs,
-                 m.notes + _input_note(m.inputs))
+    return R.run(
+        m.inputs,
+        lambda f: plan_arrays(m, f),
+        _plan_points(result),
+        draws,
+        seed,
+        outputs,
+        m.notes + _input_note(m.inputs),
+    )
 
 
 def _input_note(inputs: R.Inputs) -> list[str]:
@@ -295,9 +369,15 @@ def _input_note(inputs: R.Inputs) -> list[str]:
 
 
 # ---- cost ----------------------------------------------------------------------------------------------
-def cost_ranges(rep, pue: float | None = None, ownership: Ownership | None = None,
-                draws: int = R.DEFAULT_DRAWS, seed: int = R.DEFAULT_SEED, cat: Catalog | None = None,
-                overrides: dict[str, float] | None = None) -> R.Ranges:
+def cost_ranges(
+    rep,
+    pue: float | None = None,
+    ownership: Ownership | None = None,
+    draws: int = R.DEFAULT_DRAWS,
+    seed: int = R.DEFAULT_SEED,
+    cat: Catalog | None = None,
+    overrides: dict[str, float] | None = None,
+) -> R.Ranges:
     """Bands of every `cost` row ($/GPU-h, $/M tok, tok/s/MW, J/token, Wh/query, gCO2e/M tok)."""
     from tokenomy.perf.calibration import load_calibration
     from tokenomy.perf.frontier import best_frontier
@@ -320,10 +400,22 @@ def cost_ranges(rep, pue: float | None = None, ownership: Ownership | None = Non
         hp = next(p for p in rep.points if p.hardware == r.hardware)
         acc = cat.accelerator(r.hardware)
         prec = hp.precision or native_precision(r.hardware, model.default_precision, cat)
-        f = best_frontier(model.id, acc.id, prec, isl=rep.isl, osl=rep.osl, calibration=load_calibration(), cat=cat)
+        f = best_frontier(
+            model.id, acc.id, prec, isl=rep.isl, osl=rep.osl, calibration=load_calibration(), cat=cat
+        )
         p = f.at_interactivity(rep.target_tok_s_per_user, allow_extrapolation=hp.extrapolated)
-        u = make_unit(f"{r.hardware}/{r.region}/{r.basis}", r.hardware, p, p.backend, envs[r.region], r.region,
-                      r.basis, cat, isl=rep.isl, osl=rep.osl)
+        u = make_unit(
+            f"{r.hardware}/{r.region}/{r.basis}",
+            r.hardware,
+            p,
+            p.backend,
+            envs[r.region],
+            r.region,
+            r.basis,
+            cat,
+            isl=rep.isl,
+            osl=rep.osl,
+        )
         rows.append((u, envs[r.region], r))
 
     def evaluate(f: np.ndarray) -> dict[str, np.ndarray]:
@@ -341,16 +433,29 @@ def cost_ranges(rep, pue: float | None = None, ownership: Ownership | None = Non
 
     points = {}
     for u, _, r in rows:
-        for k in ("usd_per_gpu_hour", "usd_per_mtok", "usd_per_output_mtok", "tok_s_per_mw", "joules_per_token",
-                  "wh_per_query", "gco2_per_mtok"):
+        for k in (
+            "usd_per_gpu_hour",
+            "usd_per_mtok",
+            "usd_per_output_mtok",
+            "tok_s_per_mw",
+            "joules_per_token",
+            "wh_per_query",
+            "gco2_per_mtok",
+        ):
             points[f"{u.name}.{k}"] = getattr(r, k)
     outputs = [f"{u.name}.usd_per_mtok" for u, _, _ in rows]
     return R.run(inputs, evaluate, points, draws, seed, outputs, _input_note(inputs))
 
 
 # ---- capacity ------------------------------------------------------------------------------------------
-def capacity_ranges(rep, tier_mix: dict[str, float] | None = None, scenario: Scenario | None = None,
-                    draws: int = R.DEFAULT_DRAWS, seed: int = R.DEFAULT_SEED, cat: Catalog | None = None) -> R.Ranges:
+def capacity_ranges(
+    rep,
+    tier_mix: dict[str, float] | None = None,
+    scenario: Scenario | None = None,
+    draws: int = R.DEFAULT_DRAWS,
+    seed: int = R.DEFAULT_SEED,
+    cat: Catalog | None = None,
+) -> R.Ranges:
     """Bands of MW, GPUs, racks and capex of every `capacity` row."""
     from tokenomy.econ.capacity import DEFAULT_MIX
     from tokenomy.econ.factory import resolve_tier
@@ -374,8 +479,14 @@ def capacity_ranges(rep, tier_mix: dict[str, float] | None = None, scenario: Sce
             prec = native_precision(r.hardware, model.default_precision, cat)
             f = _frontier_cached(model.id, acc.id, prec, tier.isl, tier.osl, None)
             p = f.at_interactivity(tier.min_tok_s_per_user, allow_extrapolation=sc.allow_extrapolation)
-            units.append((mix[tier.id], make_unit(f"{r.hardware}/{tier.id}", r.hardware, p, p.backend, env, sc.region,
-                                                  "owned", cat)))
+            units.append(
+                (
+                    mix[tier.id],
+                    make_unit(
+                        f"{r.hardware}/{tier.id}", r.hardware, p, p.backend, env, sc.region, "owned", cat
+                    ),
+                )
+            )
         rows.append((r, units))
 
     def evaluate(f: np.ndarray) -> dict[str, np.ndarray]:
@@ -396,14 +507,19 @@ def capacity_ranges(rep, tier_mix: dict[str, float] | None = None, scenario: Sce
                 out[f"{r.hardware}.racks"] = gpus * (r.racks / r.gpus)
         return out
 
-    points = {f"{r.hardware}.{k}": getattr(r, k) for r, _ in rows for k in ("power_mw", "gpus", "capex_usd", "racks")}
+    points = {
+        f"{r.hardware}.{k}": getattr(r, k)
+        for r, _ in rows
+        for k in ("power_mw", "gpus", "capex_usd", "racks")
+    }
     outputs = [f"{r.hardware}.power_mw" for r, _ in rows]
     return R.run(inputs, evaluate, points, draws, seed, outputs, _input_note(inputs))
 
 
 # ---- invest --------------------------------------------------------------------------------------------
-def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = R.DEFAULT_SEED,
-                  cat: Catalog | None = None) -> R.Ranges:
+def invest_ranges(
+    sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = R.DEFAULT_SEED, cat: Catalog | None = None
+) -> R.Ranges:
     """Bands of each schedule's NPV, IRR, payback, peak funding and cumulative cash: the per-MW unit economics
     (revenue, tokens, power, opex, capex, GPUs) drawn as in `plan`, then moved through time per draw."""
     from tokenomy.econ.factory import plan
@@ -413,8 +529,8 @@ def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = 
     names = [p.generation for s in spec.schedules for p in s.phases] + list(spec.refresh.candidates)
     u0 = unit_economics(sc, list(dict.fromkeys(names)), cat)
     # the same 1 GW, uncapped plan that unit_economics reads, drawn
-    from tokenomy.econ.invest import _resolve_generation
     from tokenomy.catalog.markets import markets
+    from tokenomy.econ.invest import _resolve_generation
 
     mk = markets(cat)
     gens = []
@@ -422,8 +538,14 @@ def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = 
         key, gen, _ = _resolve_generation(n, sc, mk, cat)
         if key not in [g.name for g in gens]:
             gens.append(gen)
-    sc_units = sc.model_copy(update={"power_mw": 1000.0, "generations": gens, "invest": None,
-                                     "tiers": [t.model_copy(update={"demand_tokens_per_day": None}) for t in sc.tiers]})
+    sc_units = sc.model_copy(
+        update={
+            "power_mw": 1000.0,
+            "generations": gens,
+            "invest": None,
+            "tiers": [t.model_copy(update={"demand_tokens_per_day": None}) for t in sc.tiers],
+        }
+    )
     result = plan(sc_units, cat)
     m = plan_model(sc_units, result, cat)
     f_all = R.draw_factors(m.inputs, draws, seed)
@@ -432,7 +554,7 @@ def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = 
         """Per generation: revenue[T], tokens[T], power, opex, capex, gpus per MW, over draws."""
         out = []
         n = f.shape[0]
-        for (gname, units, tiers), gi in zip(m.gens, range(len(m.gens)), strict=True):
+        for _, units, tiers in m.gens:
             rev = np.zeros((n, len(u0.tiers)))
             tok = np.zeros((n, len(u0.tiers)))
             power = np.zeros(n)
@@ -446,14 +568,21 @@ def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = 
                 g = u.mw * a["gpus_per_mw"] / 1000.0
                 ti = u0.tiers.index(t.tier)
                 made = g * a["out_tput"] * SECONDS * a["util"]
-                rev[:, ti] += g * SECONDS * a["util"] * (a["out_tput"] * a["price"]
-                                                          + (a["tput"] - a["out_tput"]) * u.in_price) / 1e6
+                rev[:, ti] += (
+                    g
+                    * SECONDS
+                    * a["util"]
+                    * (a["out_tput"] * a["price"] + (a["tput"] - a["out_tput"]) * u.in_price)
+                    / 1e6
+                )
                 tok[:, ti] += made
                 power += g * a["power_h"] * HOURS_PER_YEAR
                 opex += g * (a["opex_h"] + (a["usd_h"] if u.preset is not None else 0.0)) * HOURS_PER_YEAR
                 capex += g * a["capex"]
                 gpus += g
-            out.append({"revenue": rev, "tokens": tok, "power": power, "opex": opex, "capex": capex, "gpus": gpus})
+            out.append(
+                {"revenue": rev, "tokens": tok, "power": power, "opex": opex, "capex": capex, "gpus": gpus}
+            )
         return out
 
     def evaluate_all(f: np.ndarray) -> dict[str, np.ndarray]:
@@ -488,8 +617,12 @@ def invest_ranges(sc: Scenario, spec, draws: int = R.DEFAULT_DRAWS, seed: int = 
     res = evaluate_all(f_all)
     bands = {k: b for k, v in res.items() if (b := R.band(v, base.get(k))) is not None}
     torn = R.tornado(m.inputs, evaluate_all, [f"{s.name}.npv_usd" for s in spec.schedules])
-    notes = m.notes + _input_note(m.inputs) + [
-        "each draw moves the drawn per-MW unit economics through the schedule; an IRR or payback that does "
-        "not exist in a draw is left out of its band"
-    ]
+    notes = (
+        m.notes
+        + _input_note(m.inputs)
+        + [
+            "each draw moves the drawn per-MW unit economics through the schedule; an IRR or payback that does "
+            "not exist in a draw is left out of its band"
+        ]
+    )
     return R.Ranges(draws, seed, bands, torn, m.inputs.items, notes)

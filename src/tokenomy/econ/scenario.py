@@ -99,7 +99,9 @@ class Scenario(BaseModel):
     def _uncertainty_in_range(self) -> Scenario:
         for key, value in (self.uncertainty or {}).items():
             if not 0 <= value <= 5:
-                raise ValueError(f"uncertainty.{key} must be between 0 and 5 (a relative half-width), not {value}")
+                raise ValueError(
+                    f"uncertainty.{key} must be between 0 and 5 (a relative half-width), not {value}"
+                )
         return self
 
     @model_validator(mode="after")

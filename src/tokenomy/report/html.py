@@ -107,7 +107,9 @@ def _over_years(sc: Scenario) -> dict:
     }
 
 
-def write_report(path: str | Path, scenario: Scenario | None = None, result: Plan | None = None) -> Path:
+def write_report(
+    path: str | Path, scenario: Scenario | None = None, result: Plan | None = None, ranges=None
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(scenario, result), encoding="utf-8")
