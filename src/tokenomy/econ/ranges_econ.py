@@ -350,15 +350,14 @@ def plan_ranges(
     """P10/P50/P90 of every plan output and the tornado of each generation's margin and $/M tokens."""
     m = plan_model(scenario, result, cat)
     outputs = [f"{g}.{k}" for g, _, _ in m.gens for k in ("margin_usd", "cost_usd_per_mtok")]
-    return R.run(
-        m.inputs,
-        lambda f: plan_arrays(m, f),
-        _plan_points(result),
-        draws,
-        seed,
-        outputs,
-        m.notes + _input_note(m.inputs),
-    )
+    points = _plan_points(result)
+    # a ratio the point plan leaves out (its base is zero or, for margin, negative) gets no band either
+    dropped = {k for k, v in points.items() if k.startswith("ratio.") and v is None}
+
+    def evaluate(f: np.ndarray) -> dict[str, np.ndarray]:
+        return {k: v for k, v in plan_arrays(m, f).items() if k not in dropped}
+
+    return R.run(m.inputs, evaluate, points, draws, seed, outputs, m.notes + _input_note(m.inputs))
 
 
 def _input_note(inputs: R.Inputs) -> list[str]:
