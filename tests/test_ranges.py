@@ -147,3 +147,16 @@ def test_cli_plan_ranges_json_and_draws_floor(tmp_path):
     assert data["ranges"]["draws"] == 1000 and data["ranges"]["tornado"]
     bad = runner.invoke(app, ["plan", str(path), "--ranges", "--draws", "10"])
     assert bad.exit_code == 2 and "--draws" in bad.output
+
+
+def test_zero_ranges_reproduce_invest_point_figures():
+    from tokenomy.econ.invest import default_invest
+    from tokenomy.econ.ranges_econ import invest_ranges
+
+    sc, spec = default_invest()
+    rg = invest_ranges(sc.model_copy(update={"uncertainty": ZERO}), spec, draws=3)
+    npv = [k for k in rg.bands if k.endswith(".npv_usd")]
+    assert len(npv) == len(spec.schedules)
+    for k in npv:
+        b = rg.bands[k]
+        assert b.p10 == pytest.approx(b.point, rel=1e-9) and b.p90 == pytest.approx(b.point, rel=1e-9)
