@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from test_web import CHROMIUM_ARGS, CHROMIUM, needs_chromium, server  # noqa: E402, F401
+from test_web import CHROMIUM, CHROMIUM_ARGS, needs_chromium, server  # noqa: E402, F401
 from tokenomy.web.app import app  # noqa: E402
 
 client = TestClient(app)
