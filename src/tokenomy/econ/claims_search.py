@@ -478,8 +478,7 @@ def _search_arithmetic(claim: Claim, check, ctx) -> Search:
             s = cat.system(sid)
             figs += [s.figures["allin_kw"], cat.accelerators[s.accelerator].figures["bf16_dense_tflops"]]
         sig = math.sqrt(sum(_rel_sigma(R.figure_uncertainty(f)) ** 2 for f in figs))
-        note = "the four figures' ranges (BF16 dense TFLOPS, all-in kW)"
-        unstated = ["precision (BF16 dense assumed)"]
+        note = "the four figures' ranges (BF16 dense TFLOPS, all-in kW; the claim states BF16)"
     elif claim.metric == "compute":
         unstated = ["model", "prompt length"]
         from tokenomy.econ.claims import _answer_flops
