@@ -38,6 +38,9 @@ class Figure(BaseModel):
     confidence: Confidence
     note: str | None = None
     currency: str | None = None
+    uncertainty: float | None = Field(
+        None, ge=0, le=5, description="relative P10–P90 half-width; default by confidence (econ/ranges.py)"
+    )
 
     @property
     def unverified(self) -> bool:

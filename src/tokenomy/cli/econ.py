@@ -19,6 +19,7 @@ from tokenomy.cli.base import (
     output_path,
     print_json,
 )
+from tokenomy.cli.ranges_view import draws_option, ranges_option, seed_option
 from tokenomy.units import count, money
 
 HIT_RATE_HELP = "Share of prompt tokens served from the KV cache (prefix reuse): only the rest is prefilled."
@@ -59,6 +60,9 @@ def plan(
         help=HIT_RATE_HELP + " Tiers that set theirs keep it.",
     ),
     model_mix: str | None = typer.Option(None, "--model-mix", help=MODEL_MIX_HELP),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -86,6 +90,11 @@ def plan(
             result, effect = lever_effect(sc)
         else:
             result = make_plan(sc)
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import plan_ranges
+
+            rg = plan_ranges(sc, result, draws, seed)
     except ScenarioError as exc:
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
@@ -95,17 +104,22 @@ def plan(
 
         with console.status("writing the report…"):
             # A routed plan splits tiers per model; the report draws the plan by tier and its levers apart.
-            write_report(report, sc, None if effect and any(t.model_mix for t in sc.tiers) else result)
+            write_report(
+                report, sc, None if effect and any(t.model_mix for t in sc.tiers) else result, ranges=rg
+            )
     if json_out:
         print_json(
             result.as_dict()
             | {"report": str(report) if report else None}
             | ({"levers": effect.as_dict()} if effect else {})
+            | ({"ranges": rg.as_dict()} if rg else {})
         )
         return
     _render_plan(result)
     if effect:
         _render_levers(effect)
+    if rg:
+        _render_plan_ranges(result, rg)
     if report:
         console.print(f"report → [bold]{report}[/]")
 
@@ -160,6 +174,26 @@ def _render_levers(effect) -> None:
     console.print(table)
     for n in effect.notes:
         console.print(f"  • {n}")
+
+
+def _render_plan_ranges(result, rg) -> None:
+    from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+    keys = [
+        f"{g.name}.{k}"
+        for g in result.generations
+        for k in (
+            "revenue_usd",
+            "cost_usd",
+            "margin_usd",
+            "output_tokens_per_year",
+            "cost_usd_per_mtok",
+            "gpus",
+        )
+    ]
+    keys += [k for k in rg.bands if k.startswith("ratio.")]
+    render_bands(rg, keys, "ranges by generation (every tier's band: --json)")
+    render_tornado(rg)
 
 
 def result_grid(result) -> float:
@@ -311,6 +345,9 @@ def cost(
         0.0, "--prefix-hit-rate", callback=number(0.0, 1.0), help=HIT_RATE_HELP
     ),
     session: str | None = typer.Option(None, "--session", help=SESSION_HELP),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -337,10 +374,15 @@ def cost(
             prefix_hit_rate=prefix_hit_rate,
             session=sess,
         )
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import cost_ranges
+
+            rg = cost_ranges(rep, pue=pue, draws=draws, seed=seed)
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
-        print_json(rep.as_dict())
+        print_json(rep.as_dict() | ({"ranges": rg.as_dict()} if rg else {}))
         return
     for p in rep.points:
         console.print(
@@ -392,6 +434,12 @@ def cost(
     console.print(f"  EcoLogits v0.9.1 formula for this model and OSL: {rep.ecologits_wh_per_query:.3f} Wh")
     for n in rep.notes:
         console.print(f"[yellow]note:[/] {n}")
+    if rg:
+        from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+        keys = [k for k in rg.bands if k.endswith((".usd_per_mtok", ".joules_per_token", ".gco2_per_mtok"))]
+        render_bands(rg, keys, "ranges (every column's band: --json)")
+        render_tornado(rg, top=4)
 
 
 @app.command()
@@ -418,6 +466,9 @@ def capacity(
         0.0, "--prefix-hit-rate", callback=number(0.0, 1.0), help=HIT_RATE_HELP
     ),
     model_mix: str | None = typer.Option(None, "--model-mix", help=MODEL_MIX_HELP),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
@@ -433,12 +484,18 @@ def capacity(
         rep = size(tokens_per_day, mix, hardware)
         if prefix_hit_rate or routed:
             levers = capacity_levers(tokens_per_day, mix, hardware, prefix_hit_rate, routed or None)
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import capacity_ranges
+
+            rg = capacity_ranges(rep, mix or None, draws=draws, seed=seed)
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))
     if json_out:
         print_json(
             rep.as_dict()
             | ({"levers": [asdict(r) | {"gpu_change": r.gpu_change} for r in levers]} if levers else {})
+            | ({"ranges": rg.as_dict()} if rg else {})
         )
         return
     mix = ", ".join(f"{k} {v:.0%}" for k, v in rep.tier_mix.items())
@@ -488,6 +545,11 @@ def capacity(
         for r in levers:
             for n in r.notes:
                 console.print(f"  • {r.hardware}: {n}")
+    if rg:
+        from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+        render_bands(rg, list(rg.bands), "ranges")
+        render_tornado(rg, top=4)
 
 
 @app.command()
@@ -499,10 +561,13 @@ def claims(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
-    """Audit every vendor/analyst claim in the catalog: the claim, our number, the ratio and a verdict.
+    """Audit every vendor/analyst claim in the catalog: where on our frontier it holds, and our ratio.
 
-    Verdicts: within 1.5x, within 3x, not supported, or cannot check. Conditions a claim leaves out are
-    filled with stated defaults, listed under each claim.
+    The verdict searches each condition a claim leaves out (interactivity, ISL/OSL, precision, cost basis) and
+    says where the claim lies within our P10–P90 range: consistent, consistent only at the conditions found, or
+    not supported anywhere. Beside it, the ratio ours / claimed at the stated-or-default conditions (within
+    1.5x, within 3x, not supported); defaults are listed under each claim. DeepSeek-R1 claims on a system
+    InferenceX measured are also checked against the measurement.
     """
     from tokenomy.econ.claims import audit_claims, checks_as_dicts
 
@@ -510,17 +575,32 @@ def claims(
     if json_out:
         print_json(checks_as_dicts(checks))
         return
-    table = Table(title="claims audit (ours / claimed)", show_lines=True)
-    for col in ("claim", "claimed", "ours", "ratio", "verdict", "assumptions"):
+    table = Table(title="claims audit", show_lines=True)
+    for col in (
+        "claim",
+        "claimed",
+        "verdict: where it holds",
+        "ours at stated/default (ratio)",
+        "InferenceX",
+        "assumptions",
+    ):
         table.add_column(col, overflow="fold")
-    colours = {"within 1.5x": "green", "within 3x": "yellow", "not supported": "red", "cannot check": "dim"}
+    colours = {
+        "consistent": "green",
+        "consistent only at conditions found": "yellow",
+        "not supported anywhere": "red",
+        "cannot check": "dim",
+    }
     for c in checks:
+        band = f" (P10–P90 {count(c.band[0])}–{count(c.band[1])})" if c.band else ""
         table.add_row(
             f"{c.statement} [dim][{c.confidence}][/]",
             f"{count(c.claimed)} {c.unit}",
-            "—" if c.ours is None else count(c.ours),
-            "—" if c.ratio is None else f"{c.ratio:.2f}",
-            f"[{colours[c.verdict]}]{c.verdict}[/]",
+            f"[{colours.get(c.verdict, 'dim')}]{c.verdict}[/]: {c.conditions}",
+            ("—" if c.ours is None else count(c.ours))
+            + band
+            + ("" if c.ratio is None else f", ratio {c.ratio:.2f} ({c.ratio_verdict})"),
+            (c.measured or {}).get("text", "—"),
             "; ".join(c.assumptions),
         )
     console.print(table)

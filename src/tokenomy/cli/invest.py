@@ -11,6 +11,7 @@ from rich.table import Table
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.cli.base import app, console, fail, print_json
+from tokenomy.cli.ranges_view import draws_option, ranges_option, seed_option
 from tokenomy.units import count, money
 
 
@@ -37,6 +38,9 @@ def invest(
         help="Override: yearly token-price decline of every tier.",
     ),
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG of cumulative cash here."),
+    ranges: bool = ranges_option(),
+    seed: int = seed_option(),
+    draws: int = draws_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cash flow of an AI factory over years: build schedule, roadmap hardware, ramp-up, token-price decline,
@@ -62,6 +66,11 @@ def invest(
         if price_decline is not None:
             spec = spec.model_copy(update={"price_decline_per_year": price_decline})
         rep = run(sc, spec)
+        rg = None
+        if ranges:
+            from tokenomy.econ.ranges_econ import invest_ranges
+
+            rg = invest_ranges(sc, spec, draws, seed)
     except ScenarioError as exc:
         fail(str(exc))
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
@@ -71,9 +80,17 @@ def invest(
 
         save_png(cumulative_cash_figure(rep), plot)
     if json_out:
-        print_json(rep.as_dict() | {"plot": str(plot) if plot else None})
+        print_json(
+            rep.as_dict() | {"plot": str(plot) if plot else None} | ({"ranges": rg.as_dict()} if rg else {})
+        )
         return
     _render_invest(rep)
+    if rg:
+        from tokenomy.cli.ranges_view import render_bands, render_tornado
+
+        keys = [k for k in rg.bands if k.endswith(("npv_usd", ".irr", "payback_years", "peak_funding_usd"))]
+        render_bands(rg, keys, "ranges (yearly cash flow and revenue bands: --json)")
+        render_tornado(rg, top=6)
     if plot:
         console.print(f"plot → [bold]{plot}[/]")
 

@@ -1,7 +1,8 @@
 """Audit of vendor and analyst claims: each recomputed by tokenomy's model under its stated conditions.
 
-Where a claim leaves a condition out (model, ISL/OSL, interactivity), the audit picks a stated default and
-prints it among the assumptions. Verdicts: within 1.5×, within 3×, or not supported.
+Where a claim leaves a condition out (model, ISL/OSL, interactivity), the ratio is taken at a stated default
+(listed among the assumptions; its verdict: within 1.5×, within 3×, or not supported), and the conditions are
+searched over our frontier (econ/claims_search.py): the verdict says where the claim holds within our range.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ class ClaimCheck:
     confidence: str
     source: str
     assumptions: list[str] = field(default_factory=list)
+    ratio_verdict: str = ""  # the ratio at the stated-or-default conditions: within 1.5x / 3x / not supported
+    conditions: str = ""  # where the claim holds on our frontier, in words
+    unstated: list[str] = field(default_factory=list)  # conditions the claim leaves out
+    searched: list[str] = field(default_factory=list)  # conditions the search walked
+    holds: list[dict] = field(default_factory=list)  # each searched combination and where it holds
+    band: list[float] | None = None  # P10, P90 of ours at the stated-or-default conditions
+    band_note: str = ""
+    measured: dict | None = None  # the InferenceX measurement check, where the data has the system
 
 
 def verdict(ratio: float | None) -> str:
@@ -243,19 +252,45 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
             "(2 x active params + attention over the growing context)"
         )
     ratio = ours / claim.value.value if ours is not None and claim.value.value else None
-    return ClaimCheck(
-        id=claim.id,
-        statement=claim.statement,
-        metric=claim.metric,
-        claimed=claim.value.value,
-        unit=claim.unit,
-        ours=ours,
-        ratio=ratio,
-        verdict=verdict(ratio),
-        confidence=claim.value.confidence,
-        source=claim.value.source,
-        assumptions=a,
+    return _with_search(
+        claim,
+        ctx,
+        ClaimCheck(
+            id=claim.id,
+            statement=claim.statement,
+            metric=claim.metric,
+            claimed=claim.value.value,
+            unit=claim.unit,
+            ours=ours,
+            ratio=ratio,
+            verdict=verdict(ratio),
+            confidence=claim.value.confidence,
+            source=claim.value.source,
+            assumptions=a,
+        ),
     )
+
+
+def _with_search(claim: Claim, ctx: _Ctx, check: ClaimCheck) -> ClaimCheck:
+    """The inverted audit: search the claim's unstated conditions; the ratio's verdict stays beside."""
+    from tokenomy.econ.claims_search import search
+
+    check.ratio_verdict = check.verdict
+    try:
+        s = search(claim, check, ctx)
+    except (LookupError, ValueError) as exc:
+        check.verdict, check.conditions = "cannot check", f"condition search failed: {exc}"
+        return check
+    check.verdict, check.conditions = s.finding, s.conditions
+    check.unstated, check.searched = s.unstated, s.searched
+    check.holds = [asdict(h) for h in s.holdings]
+    check.band, check.band_note, check.measured = s.band, s.band_note, s.measured
+    check.assumptions += s.notes
+    if s.unstated:
+        check.assumptions.append(
+            "the ratio is at default conditions the claim does not state (" + ", ".join(s.unstated) + ")"
+        )
+    return check
 
 
 def _answer_flops(arch, isl: int, osl: int) -> float:
@@ -290,6 +325,8 @@ def audit_claims(cat: Catalog | None = None, allow_extrapolation: bool = False) 
                     claim.value.confidence,
                     claim.value.source,
                     [str(exc)],
+                    ratio_verdict="cannot check",
+                    conditions=f"cannot check: {exc}",
                 )
             )
     return out

@@ -111,6 +111,20 @@ class Scenario(BaseModel):
     invest: dict[str, Any] | None = Field(
         None, description="build schedules over years, read by `tokenomy invest` (validated there)"
     )
+    uncertainty: dict[str, float] | None = Field(
+        None,
+        description="`--ranges`: relative P10–P90 half-widths by input key (e.g. gb200.allin_kw, "
+        "scenario.utilization), by confidence tag (O, S, W, U), or model_error (× the measured error)",
+    )
+
+    @model_validator(mode="after")
+    def _uncertainty_in_range(self) -> Scenario:
+        for key, value in (self.uncertainty or {}).items():
+            if not 0 <= value <= 5:
+                raise ValueError(
+                    f"uncertainty.{key} must be between 0 and 5 (a relative half-width), not {value}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _fixed_shares_sum_to_one(self) -> Scenario:
@@ -156,6 +170,11 @@ tiers:                    # unset fields come from `tokenomy catalog show TIER`
   - {tier: ultra, share: 0.0}   # shown where a generation reaches it; give it a share to sell it
   # a custom tier: {tier: agents, share: 0.1, model: deepseek-r1, price_usd_per_mtok: 10,
   #                 min_tok_s_per_user: 150, isl: 16384, osl: 2048, demand_tokens_per_day: 5.0e12}
+# uncertainty:            # `--ranges` only: relative P10-P90 half-widths; default by confidence tag O 0.05, S 0.15,
+#   U: 0.5                #  W 0.35, U 0.5; per input key (see `plan --ranges --json` inputs), or model_error: 1.0
+#   scenario.utilization: 0.1
+#   gb200.allin_kw: 0.05
+#   model_error: 1.0      # × the production model's measured error (0: none)
 """
 
 

@@ -27,7 +27,23 @@ def _money(x: float | None) -> str:
     return money(x, minus="−")
 
 
-def render_report(scenario: Scenario | None = None, result: Plan | None = None) -> str:
+def _ranges_context(sc: Scenario, result: Plan, rg) -> dict:
+    """The plan's bands and two tornado charts (margin, $/M tokens) of its last generation."""
+    from tokenomy.econ.ranges_econ import plan_ranges
+    from tokenomy.report.ranges_figures import tornado_svg
+
+    rg = rg or plan_ranges(sc, result)
+    last = result.generations[-1].name
+    svgs = []
+    for t in rg.tornado:
+        if t.output == f"{last}.margin_usd" and t.rows:
+            svgs.append(tornado_svg(t, f"{last} margin/yr", 1e9, "($B)"))
+        elif t.output == f"{last}.cost_usd_per_mtok" and t.rows:
+            svgs.append(tornado_svg(t, f"{last} cost per M tokens", 1.0, "($)"))
+    return {"ranges": rg, "tornado_svgs": svgs}
+
+
+def render_report(scenario: Scenario | None = None, result: Plan | None = None, ranges=None) -> str:
     """Plan (unless given), frontiers of each generation for the scenario's busiest paid tier, costs by
     region, the claims audit and the model's accuracy, as one HTML page."""
     from tokenomy.points import packaged_paths, read_many
@@ -84,6 +100,7 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None) 
         generated=dt.date.today().isoformat(),
         **_over_years(sc),
         **_reuse_and_routing(sc, focus, systems),
+        **_ranges_context(sc, result, ranges),
     )
 
 
@@ -136,8 +153,10 @@ def _reuse_and_routing(sc: Scenario, focus, systems: list[str]) -> dict:
     }
 
 
-def write_report(path: str | Path, scenario: Scenario | None = None, result: Plan | None = None) -> Path:
+def write_report(
+    path: str | Path, scenario: Scenario | None = None, result: Plan | None = None, ranges=None
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(scenario, result), encoding="utf-8")
+    path.write_text(render_report(scenario, result, ranges), encoding="utf-8")
     return path

@@ -259,6 +259,29 @@ async def api_plan(scenario: Scenario | None = None) -> Any:
         raise _unprocessable("body.tiers", exc) from None
 
 
+def _plan_ranges(scenario_json: str, draws: int, seed: int) -> bytes:
+    from tokenomy.econ.ranges_econ import plan_ranges
+
+    sc = Scenario.model_validate_json(scenario_json)
+    return _json(plan_ranges(sc, plan(sc), draws, seed).as_dict())
+
+
+@app.post("/api/plan/ranges")
+async def api_plan_ranges(
+    scenario: Scenario | None = None,
+    draws: int = Query(2000, ge=1000, le=20_000, description="Monte Carlo draws"),
+    seed: int = Query(0, ge=0, le=2**32 - 1),
+) -> Any:
+    """P10/P50/P90 of every plan output and the tornado of margin and $/M tokens per generation (the body is a
+    scenario, as for /api/plan; its `uncertainty:` block sets the ranges)."""
+    sc = scenario or default_scenario()
+    _check_ids(sc)
+    try:
+        return _reply(await _off_loop(_plan_ranges, sc.model_dump_json(), draws, seed))
+    except (UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
+        raise _unprocessable("body.tiers", exc) from None
+
+
 @app.post("/api/keynote")
 def api_keynote(scenario: Scenario | None = None) -> Any:
     """The keynote chart's data for a scenario: tok/s per MW against tok/s/user per generation, the tiers as
