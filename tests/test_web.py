@@ -91,7 +91,7 @@ def test_api_conforms_to_its_openapi_schema():
 
         check()
     assert failures == []
-    assert len(set(calls)) == len(operations) == 9 and len(calls) >= 30
+    assert len(set(calls)) == len(operations) == 10 and len(calls) >= 30
 
 
 @pytest.fixture(scope="module")

@@ -199,26 +199,7 @@ class Store:
 
     def add_request(self, run_id: str, r: Any) -> None:
         """One finished request (a measure.client.RequestResult; duck-typed so the store imports no measure)."""
-        self.add_requests(
-            [
-                (
-                    run_id,
-                    r.index,
-                    r.warmup,
-                    r.ok,
-                    r.error,
-                    r.prompt_tokens,
-                    r.completion_tokens,
-                    r.streamed_tokens,
-                    r.usage_source,
-                    r.start_s,
-                    r.ttft_ms,
-                    r.e2e_ms,
-                    r.tpot_ms,
-                    r.itl_ms,
-                )
-            ]
-        )
+        self.add_requests([request_values(run_id, r)])
 
     def add_requests(self, rows: Sequence[Sequence[Any]]) -> None:
         """Many request rows (values in REQUEST_COLUMNS order) in one columnar INSERT: DuckDB scans numpy
@@ -311,3 +292,8 @@ class Store:
                 TO '{target}' ({options[fmt]})"""
         )
         return path
+
+
+def request_values(run_id: str, r: Any) -> tuple:
+    """A finished request as a `requests` row in REQUEST_COLUMNS order (``idx`` is the request's ``index``)."""
+    return (run_id, *(getattr(r, "index" if c == "idx" else c) for c in REQUEST_COLUMNS[1:]))

@@ -80,32 +80,16 @@ class _Ctx:
         prec = precision or native_precision(hardware, self.cat.model(model).default_precision, self.cat)
         key = (model, hardware, prec, isl, osl, disagg, sweep)
         if key not in self._frontiers:
-            # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework.
-            if sweep == "agg-only":
-                f = best_frontier(
-                    model,
-                    hardware,
-                    prec,
-                    isl=isl,
-                    osl=osl,
-                    calibration=self.cal,
-                    cat=self.cat,
-                    modes=("agg",),
-                )
-            elif sweep == "inferencex-v1":
+            if (
+                sweep == "inferencex-v1"
+            ):  # InferenceX v1: TP 1-8 at concurrency 4-64, each GPU's best framework
                 f = best_framework_frontier(
                     model, hardware, prec, isl=isl, osl=osl, calibration=self.cal, **INFERENCEX_V1
                 )
             else:
+                modes = ("agg",) if sweep == "agg-only" else ("disagg",) if disagg else ("agg", "disagg")
                 f = best_frontier(
-                    model,
-                    hardware,
-                    prec,
-                    isl=isl,
-                    osl=osl,
-                    calibration=self.cal,
-                    cat=self.cat,
-                    modes=("disagg",) if disagg else ("agg", "disagg"),
+                    model, hardware, prec, isl=isl, osl=osl, calibration=self.cal, cat=self.cat, modes=modes
                 )
             if not self.allow_extrapolation:
                 f = replace(f, points=f.measured_backed())

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tokenomy.measure.client import RequestResult
-from tokenomy.store import Store
+from tokenomy.store import Store, request_values
 
 _STOP = object()
 STATEMENT_ROWS = 256  # rows per INSERT: short GIL holds while the values are gathered
@@ -21,22 +21,7 @@ STATEMENT_ROWS = 256  # rows per INSERT: short GIL holds while the values are ga
 
 def request_row(run_id: str, r: RequestResult) -> tuple:
     """A RequestResult as a `requests` row (store.REQUEST_COLUMNS order)."""
-    return (
-        run_id,
-        r.index,
-        r.warmup,
-        r.ok,
-        r.error,
-        r.prompt_tokens,
-        r.completion_tokens,
-        r.streamed_tokens,
-        r.usage_source,
-        r.start_s,
-        r.ttft_ms,
-        r.e2e_ms,
-        r.tpot_ms,
-        r.itl_ms,
-    )
+    return request_values(run_id, r)
 
 
 class BatchWriter:
