@@ -180,7 +180,6 @@ class Plan:
         return asdict(self)
 
 
-@functools.lru_cache(maxsize=256)
 def _frontier_cached(
     model: str,
     hw: str,
@@ -188,10 +187,19 @@ def _frontier_cached(
     isl: int,
     osl: int,
     backend: str | None,
-    prefix_hit_rate: float = 0.0,
+    prefix_hit_rate: float | None = 0.0,
 ) -> Frontier:
     """The frontier a tier reads: the best over backends (or the generation's backend), aggregated and
-    disaggregated serving, with and without MTP (prefilling only the uncached tail under prefix reuse)."""
+    disaggregated serving, with and without MTP (prefilling only the uncached tail under prefix reuse).
+
+    One cache entry per distinct frontier, however the caller spells the arguments."""
+    return _frontier_cache(model, hw, precision, int(isl), int(osl), backend, float(prefix_hit_rate or 0.0))
+
+
+@functools.lru_cache(maxsize=256)
+def _frontier_cache(
+    model: str, hw: str, precision: str, isl: int, osl: int, backend: str | None, prefix_hit_rate: float
+) -> Frontier:
     extra = {"prefix_hit_rate": prefix_hit_rate} if prefix_hit_rate else {}
     return best_frontier(
         model,

@@ -193,10 +193,11 @@ def plan_model(scenario: Scenario, result: Plan, cat: Catalog | None = None) -> 
             acc = cat.accelerator(t.hardware)
             model = cat.model(t.model)
             prec = gen_spec.precision or native_precision(t.hardware, model.default_precision, cat)
-            f = _frontier_cached(model.id, acc.id, prec, t.isl, t.osl, gen_spec.backend)
+            spec = next((s for s in scenario.tiers if s.tier == t.tier), None)
+            hit_rate = spec.prefix_hit_rate if spec is not None else None
+            f = _frontier_cached(model.id, acc.id, prec, t.isl, t.osl, gen_spec.backend, hit_rate)
             p = f.at_interactivity(t.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
             tier_cat = cat.tiers.get(t.tier)
-            spec = next((s for s in scenario.tiers if s.tier == t.tier), None)
             i_price = None
             if tier_cat is not None and spec is not None and spec.price_usd_per_mtok is None:
                 i_price = inputs.figure(
