@@ -176,3 +176,39 @@ def test_engines_are_listed_and_shown_with_their_sources():
     shown = runner.invoke(app, ["catalog", "show", "dynamo-trt", "--json"])
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["figures"]["max_running_per_rank"]["source"]
+
+
+def _slower_fit(tmp_path):
+    """The packaged fit with every engine's decode bandwidth and FLOP efficiency halved, written to a file."""
+    from tokenomy.perf.calibration import load_calibration
+
+    cal = load_calibration()
+    for key, params in cal.params.items():
+        if "/" not in key and key != "mtp":
+            for name in ("mem_decode", "mem_experts", "compute_decode", "compute_prefill"):
+                params[name] = params[name] * 0.5
+    path = tmp_path / "slow.json"
+    cal.save(path)
+    return path
+
+
+def test_a_users_own_fit_reaches_the_money(tmp_path):
+    """`--calibration` on plan, cost, capacity and claims: a slower fit gives fewer tokens and more $/M."""
+    path = _slower_fit(tmp_path)
+    base = plan(_small_scenario(False))
+    slow = plan(_small_scenario(False).model_copy(update={"calibration": str(path)}))
+    for a, b in zip(base.generations[0].tiers, slow.generations[0].tiers, strict=True):
+        if a.reachable and b.reachable:
+            assert b.tput_per_gpu < a.tput_per_gpu
+    args = ["-m", "deepseek-r1", "-H", "h200", "-r", "us", "-b", "owned", "--json"]
+    cost_base = json.loads(runner.invoke(app, ["cost", *args]).stdout)
+    cost_slow = json.loads(runner.invoke(app, ["cost", *args, "--calibration", str(path)]).stdout)
+    assert cost_slow["rows"][0]["usd_per_mtok"] > cost_base["rows"][0]["usd_per_mtok"]
+    cap = runner.invoke(
+        app, ["capacity", "-t", "1e12", "-H", "hgx_h200", "--json", "--calibration", str(path)]
+    )
+    cap_base = runner.invoke(app, ["capacity", "-t", "1e12", "-H", "hgx_h200", "--json"])
+    assert cap.exit_code == 0, cap.output
+    assert json.loads(cap.stdout)["rows"][0]["gpus"] > json.loads(cap_base.stdout)["rows"][0]["gpus"]
+    bad = runner.invoke(app, ["plan", "--calibration", str(tmp_path / "missing.json")])
+    assert bad.exit_code == 2 and "missing.json" in bad.output

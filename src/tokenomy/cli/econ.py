@@ -19,6 +19,7 @@ from tokenomy.cli.base import (
     output_path,
     print_json,
 )
+from tokenomy.cli.perf import _load_calibration
 from tokenomy.cli.ranges_view import draws_option, ranges_option, seed_option
 from tokenomy.units import count, money
 
@@ -63,6 +64,11 @@ def plan(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -80,6 +86,9 @@ def plan(
     output_path(report, "report", (".html", ".htm"))
     try:
         sc = load_scenario(scenario)
+        if calibration is not None:
+            _load_calibration(calibration)  # a clear error before any work
+            sc = sc.model_copy(update={"calibration": str(calibration)})
         if allow_extrapolation:
             sc = sc.model_copy(update={"allow_extrapolation": True})
         if allocation:
@@ -348,6 +357,11 @@ def cost(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -373,6 +387,7 @@ def cost(
             allow_extrapolation=allow_extrapolation,
             prefix_hit_rate=prefix_hit_rate,
             session=sess,
+            calibration=_load_calibration(calibration) if calibration else None,
         )
         rg = None
         if ranges:
@@ -469,6 +484,11 @@ def capacity(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
@@ -481,7 +501,13 @@ def capacity(
     try:
         mix = parse_mix(tier_mix)
         routed = parse_model_mix(model_mix)
-        rep = size(tokens_per_day, mix, hardware)
+        sc = None
+        if calibration is not None:
+            from tokenomy.econ.scenario import default_scenario
+
+            _load_calibration(calibration)
+            sc = default_scenario().model_copy(update={"calibration": str(calibration)})
+        rep = size(tokens_per_day, mix, hardware, scenario=sc)
         if prefix_hit_rate or routed:
             levers = capacity_levers(tokens_per_day, mix, hardware, prefix_hit_rate, routed or None)
         rg = None
@@ -559,6 +585,11 @@ def claims(
         "--allow-extrapolation",
         help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
     ),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Audit every vendor/analyst claim in the catalog: where on our frontier it holds, and our ratio.
@@ -571,7 +602,10 @@ def claims(
     """
     from tokenomy.econ.claims import audit_claims, checks_as_dicts
 
-    checks = audit_claims(allow_extrapolation=allow_extrapolation)
+    checks = audit_claims(
+        allow_extrapolation=allow_extrapolation,
+        calibration=_load_calibration(calibration) if calibration else None,
+    )
     if json_out:
         print_json(checks_as_dicts(checks))
         return

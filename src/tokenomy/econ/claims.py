@@ -15,7 +15,7 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.schema import Claim, MissingFigureError
 from tokenomy.econ.factory import native_precision, plan
 from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
-from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, best_frontier
 
 DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
@@ -60,9 +60,11 @@ def verdict(ratio: float | None) -> str:
 class _Ctx:
     """Caches frontiers and plans across claims."""
 
-    def __init__(self, cat: Catalog, allow_extrapolation: bool = False):
+    def __init__(
+        self, cat: Catalog, allow_extrapolation: bool = False, calibration: Calibration | None = None
+    ):
         self.cat = cat
-        self.cal = load_calibration()
+        self.cal = calibration or load_calibration()
         self.allow_extrapolation = allow_extrapolation
         self._frontiers: dict[tuple, Frontier] = {}
         self._plan = None
@@ -103,7 +105,7 @@ class _Ctx:
                 Generation(name=s, hardware=[HardwareShare(system=s)])
                 for s in ("hgx_h200", "gb200_nvl72", "gb300_nvl72", "vr_nvl72")
             ]
-            self._plan = plan(sc.model_copy(update={"generations": gens}), self.cat)
+            self._plan = plan(sc.model_copy(update={"generations": gens}), self.cat, self.cal)
         return self._plan
 
 
@@ -286,11 +288,14 @@ def _answer_flops(arch, isl: int, osl: int) -> float:
     return float(np.sum(per_token + attention))
 
 
-def audit_claims(cat: Catalog | None = None, allow_extrapolation: bool = False) -> list[ClaimCheck]:
+def audit_claims(
+    cat: Catalog | None = None, allow_extrapolation: bool = False, calibration: Calibration | None = None
+) -> list[ClaimCheck]:
     """Every claim in the catalog, recomputed on measured-backed frontier points (all points with
-    ``allow_extrapolation``); a claim that cannot be computed says why."""
+    ``allow_extrapolation``) of ``calibration`` (default: the packaged fit); a claim that cannot be computed says
+    why."""
     cat = cat or catalog()
-    ctx = _Ctx(cat, allow_extrapolation)
+    ctx = _Ctx(cat, allow_extrapolation, calibration)
     out = []
     for claim in cat.claims.values():
         try:

@@ -374,9 +374,15 @@ def _search_fastest(claim: Claim, ctx) -> Search:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _plan_draws():
-    """The claims audit's default 4-generation plan, drawn (per tier and generation arrays)."""
+def _plan_draws(ctx):
+    """The claims audit's default 4-generation plan on the audit's catalog and calibration, drawn (per tier and
+    generation arrays); computed once per audit."""
+    if "_plan_draws" not in ctx.__dict__:
+        ctx.__dict__["_plan_draws"] = _draw_plan(ctx.cat, ctx.cal)
+    return ctx.__dict__["_plan_draws"]
+
+
+def _draw_plan(cat, calibration):
     from tokenomy.econ.ranges_econ import plan_arrays, plan_model
     from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
 
@@ -388,15 +394,15 @@ def _plan_draws():
     sc = sc.model_copy(update={"generations": gens})
     from tokenomy.econ.factory import plan
 
-    p = plan(sc)
-    m = plan_model(sc, p)
+    p = plan(sc, cat, calibration)
+    m = plan_model(sc, p, cat, calibration)
     return p, plan_arrays(m, R.draw_factors(m.inputs, R.DEFAULT_DRAWS, R.DEFAULT_SEED))
 
 
 def _search_plan(claim: Claim, check, ctx) -> Search:
     """Revenue claims: the default 1 GW plan drawn; the condition searched is the price tier (its floor)."""
     c = claim.conditions
-    p, arr = _plan_draws()
+    p, arr = _plan_draws(ctx)
     hw = (c.hardware or "").split("+")[0]
     gens = {g.name: g for g in p.generations}
     holdings = []

@@ -9,7 +9,7 @@ from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH, ecologits_wh_per_output_token, energy_per_token
 from tokenomy.econ.factory import native_precision
 from tokenomy.econ.tco import Ownership, gpu_hour_cost, usd_per_mtok
-from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import best_frontier
 from tokenomy.perf.reuse import Session, session_reuse
 
@@ -76,14 +76,15 @@ def cost_report(
     allow_extrapolation: bool = False,
     prefix_hit_rate: float = 0.0,
     session: Session | None = None,
+    calibration: Calibration | None = None,
 ) -> CostReport:
     """$/M tokens, energy and carbon per hardware × region × cost basis at the best frontier point that reaches
     ``tok_s_per_user`` (measured-backed points only unless ``allow_extrapolation``). ``prefix_hit_rate``: share
     of prompt tokens in the KV cache; ``session``: a multi-turn workload whose ISL, OSL and hit rate (from each
-    system's cache tiers) replace them."""
+    system's cache tiers) replace them. ``calibration``: a fit of one's own (default: the packaged one)."""
     cat = cat or catalog()
     m = cat.model(model)
-    cal = load_calibration()
+    cal = calibration or load_calibration()
     points, rows, notes = [], [], []
     for hw in hardware:
         acc = cat.accelerator(hw)

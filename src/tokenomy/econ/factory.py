@@ -8,6 +8,8 @@ program (scipy HiGHS) that maximizes margin under per-tier demand caps; its dual
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -17,7 +19,7 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.scenario import Generation, Scenario, TierSpec
 from tokenomy.econ.tco import HOURS_PER_YEAR, gpu_hour_cost
-from tokenomy.perf.calibration import load_calibration
+from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import Frontier, best_frontier
 
 SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
@@ -180,6 +182,42 @@ class Plan:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=16)
+def _calibration_file(path: str) -> Calibration:
+    return load_calibration(path)
+
+
+def scenario_calibration(scenario: Scenario) -> Calibration | None:
+    """The scenario's own fit (`calibration:` a file written by `tokenomy calibrate`), or None: the packaged one."""
+    if not scenario.calibration:
+        return None
+    try:
+        return _calibration_file(scenario.calibration)
+    except FileNotFoundError:
+        raise ValueError(f"calibration: {scenario.calibration}: no such calibration file") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"calibration: {scenario.calibration}: not a tokenomy calibration ({exc})") from None
+
+
+_KEPT: dict[str, object] = {}  # the catalogs and calibrations that frontier cache keys name, by key
+
+
+def _keep(obj: object | None, key: str | None) -> str | None:
+    """A cache key for a catalog or calibration (None: the packaged one); the object is kept for the cache."""
+    if obj is None or key is None:
+        return None
+    _KEPT[key] = obj
+    return key
+
+
+def _calibration_key(cal: Calibration | None) -> str | None:
+    """Calibrations with the same parameters and envelope share frontiers (each load makes a new object)."""
+    if cal is None:
+        return None
+    text = json.dumps({"params": cal.params, "envelope": cal.notes.get("envelope")}, sort_keys=True)
+    return "cal:" + hashlib.sha256(text.encode()).hexdigest()
+
+
 def _frontier_cached(
     model: str,
     hw: str,
@@ -188,17 +226,39 @@ def _frontier_cached(
     osl: int,
     backend: str | None,
     prefix_hit_rate: float | None = 0.0,
+    calibration: Calibration | None = None,
+    cat: Catalog | None = None,
 ) -> Frontier:
     """The frontier a tier reads: the best over backends (or the generation's backend), aggregated and
-    disaggregated serving, with and without MTP (prefilling only the uncached tail under prefix reuse).
+    disaggregated serving, with and without MTP (prefilling only the uncached tail under prefix reuse), on
+    ``calibration`` and ``cat`` (default: the packaged fit and catalog).
 
     One cache entry per distinct frontier, however the caller spells the arguments."""
-    return _frontier_cache(model, hw, precision, int(isl), int(osl), backend, float(prefix_hit_rate or 0.0))
+    cat_key = None if cat is None or cat is catalog() else f"cat:{id(cat)}"
+    return _frontier_cache(
+        model,
+        hw,
+        precision,
+        int(isl),
+        int(osl),
+        backend,
+        float(prefix_hit_rate or 0.0),
+        _keep(calibration, _calibration_key(calibration)),
+        _keep(cat, cat_key),
+    )
 
 
 @functools.lru_cache(maxsize=256)
 def _frontier_cache(
-    model: str, hw: str, precision: str, isl: int, osl: int, backend: str | None, prefix_hit_rate: float
+    model: str,
+    hw: str,
+    precision: str,
+    isl: int,
+    osl: int,
+    backend: str | None,
+    prefix_hit_rate: float,
+    calibration_key: str | None,
+    catalog_key: str | None,
 ) -> Frontier:
     extra = {"prefix_hit_rate": prefix_hit_rate} if prefix_hit_rate else {}
     return best_frontier(
@@ -208,7 +268,8 @@ def _frontier_cache(
         backends=(backend,) if backend else None,
         isl=isl,
         osl=osl,
-        calibration=load_calibration(),
+        calibration=_KEPT[calibration_key] if calibration_key else load_calibration(),
+        cat=_KEPT[catalog_key] if catalog_key else None,
         **extra,
     )
 
@@ -226,7 +287,12 @@ class PerGpu:
 
 
 def _unit(
-    tier: ResolvedTier, hw_query: str, gen: Generation, scenario: Scenario, cat: Catalog
+    tier: ResolvedTier,
+    hw_query: str,
+    gen: Generation,
+    scenario: Scenario,
+    cat: Catalog,
+    calibration: Calibration | None = None,
 ) -> tuple[TierResult, PerGpu | None]:
     """Per-GPU operating point and money for one tier on one hardware; power is applied later."""
     acc = cat.accelerator(hw_query)
@@ -249,7 +315,10 @@ def _unit(
         reachable=False,
         reason="",
     )
-    f = _frontier_cached(model.id, acc.id, precision, tier.isl, tier.osl, gen.backend, tier.prefix_hit_rate)
+    calibration = calibration or scenario_calibration(scenario)
+    f = _frontier_cached(
+        model.id, acc.id, precision, tier.isl, tier.osl, gen.backend, tier.prefix_hit_rate, calibration, cat
+    )
     point = f.at_interactivity(tier.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
     if point is None:
         best = max((p.tok_s_per_user for p in f.points), default=0.0)
@@ -360,10 +429,14 @@ def _allocate(
 
 
 def plan_generation(
-    gen: Generation, tiers: list[ResolvedTier], scenario: Scenario, cat: Catalog
+    gen: Generation,
+    tiers: list[ResolvedTier],
+    scenario: Scenario,
+    cat: Catalog,
+    calibration: Calibration | None = None,
 ) -> GenerationPlan:
     n_hw = len(gen.hardware)
-    pairs = [_unit(t, h.system, gen, scenario, cat) for t in tiers for h in gen.hardware]
+    pairs = [_unit(t, h.system, gen, scenario, cat, calibration) for t in tiers for h in gen.hardware]
     units = [u for u, _ in pairs]
     mw, shadow = _allocate(units, tiers, [h.share for h in gen.hardware], scenario, n_hw)
     for i, (u, per_gpu) in enumerate(pairs):
@@ -414,11 +487,14 @@ def _idle_note(units: list[TierResult], used_mw: float, scenario: Scenario) -> l
     return []
 
 
-def plan(scenario: Scenario, cat: Catalog | None = None) -> Plan:
-    """Plan every generation of the scenario on the full power budget, and compare them."""
+def plan(scenario: Scenario, cat: Catalog | None = None, calibration: Calibration | None = None) -> Plan:
+    """Plan every generation of the scenario on the full power budget, and compare them.
+
+    Frontiers come from ``calibration`` (else the scenario's `calibration:` file, else the packaged fit) and
+    ``cat``, the same catalog that prices them."""
     cat = cat or catalog()
     tiers = [resolve_tier(t, cat) for t in scenario.tiers]
-    gens = [plan_generation(g, tiers, scenario, cat) for g in scenario.generations]
+    gens = [plan_generation(g, tiers, scenario, cat, calibration) for g in scenario.generations]
     base = gens[0]
     ratios = []
     for g in gens[1:]:

@@ -13,9 +13,10 @@ import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ import ranges as R
-from tokenomy.econ.factory import Plan, _frontier_cached, native_precision
+from tokenomy.econ.factory import Plan, _frontier_cached, native_precision, scenario_calibration
 from tokenomy.econ.scenario import Scenario
 from tokenomy.econ.tco import FALLBACK_CAPEX_USD_PER_GW, HOURS_PER_YEAR, PRESETS, Ownership, _system_of
+from tokenomy.perf.calibration import Calibration
 
 SCENARIO_TAGS = {
     "pue": "S",
@@ -178,9 +179,13 @@ class PlanModel:
     notes: list[str]
 
 
-def plan_model(scenario: Scenario, result: Plan, cat: Catalog | None = None) -> PlanModel:
-    """Register the inputs of a point plan's reachable operating points."""
+def plan_model(
+    scenario: Scenario, result: Plan, cat: Catalog | None = None, calibration: Calibration | None = None
+) -> PlanModel:
+    """Register the inputs of a point plan's reachable operating points (read off the same frontiers: the same
+    calibration, else the scenario's, else the packaged fit)."""
     cat = cat or catalog()
+    calibration = calibration or scenario_calibration(scenario)
     inputs = R.Inputs(overrides=dict(scenario.uncertainty or {}))
     env = Env(inputs, scenario.pue, scenario.utilization, scenario.ownership)
     gens = []
@@ -195,7 +200,9 @@ def plan_model(scenario: Scenario, result: Plan, cat: Catalog | None = None) -> 
             prec = gen_spec.precision or native_precision(t.hardware, model.default_precision, cat)
             spec = next((s for s in scenario.tiers if s.tier == t.tier), None)
             hit_rate = spec.prefix_hit_rate if spec is not None else None
-            f = _frontier_cached(model.id, acc.id, prec, t.isl, t.osl, gen_spec.backend, hit_rate)
+            f = _frontier_cached(
+                model.id, acc.id, prec, t.isl, t.osl, gen_spec.backend, hit_rate, calibration, cat
+            )
             p = f.at_interactivity(t.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
             tier_cat = cat.tiers.get(t.tier)
             i_price = None

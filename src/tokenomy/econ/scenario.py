@@ -103,6 +103,11 @@ class Scenario(BaseModel):
     cost_basis: Literal["owned", "hyperscaler", "neocloud", "rental"] = "owned"
     ownership: Ownership = Field(default_factory=Ownership)
     allocation: Literal["fixed", "optimize"] = "fixed"
+    calibration: str | None = Field(
+        None,
+        max_length=4096,
+        description="a calibration JSON written by `tokenomy calibrate` (default: the packaged fit)",
+    )
     allow_extrapolation: bool = Field(
         False, description="let tiers use frontier points beyond what measured data of the engine shows"
     )
