@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -48,7 +47,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 class _Group(typer.core.TyperGroup):
     """The root command group: input errors raised anywhere below become `error: …` and exit code 2."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         duckdb = sys.modules.get("duckdb")
         database_error = duckdb.Error if duckdb is not None else ()
         try:
