@@ -266,17 +266,22 @@ def _group_key(p: Point) -> tuple:
     return (p.model_path, p.system, p.precision, p.isl, p.osl, p.backend)
 
 
+def _frontier_groups(points: Sequence[Point]) -> dict[tuple, list[int]]:
+    """Indices of the points with measured TPOT and throughput, by frontier group."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, p in enumerate(points):
+        if not p.error and p.measured_tpot_ms and p.measured_tput_per_gpu:
+            groups[_group_key(p)].append(i)
+    return groups
+
+
 def measured_pareto(points: Sequence[Point]) -> list[list[int]]:
     """Indices of the measured Pareto points of each (model, system, precision, ISL/OSL, backend) group: no
     other measured point of the group is both faster per user and more productive per GPU."""
     from tokenomy.perf.frontier import pareto_mask
 
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, p in enumerate(points):
-        if not p.error and p.measured_tpot_ms and p.measured_tput_per_gpu:
-            groups[_group_key(p)].append(i)
     out = []
-    for idx in groups.values():
+    for idx in _frontier_groups(points).values():
         user = np.array([1000.0 / points[i].measured_tpot_ms for i in idx])
         tput = np.array([points[i].measured_tput_per_gpu for i in idx])
         out.append([i for i, keep in zip(idx, pareto_mask(user, tput), strict=True) if keep])
@@ -303,12 +308,13 @@ def frontier_accuracy(
     calibration = calibration or load_calibration()
     cat = catalog()
     checks = []
+    groups = _frontier_groups(points)
     for idx in measured_pareto(points):
         first = points[idx[0]]
         model, _ = cat.model_variant(first.model_path)
         if progress:
             progress(f"{first.system} {first.precision} {first.isl}/{first.osl} {first.backend}")
-        group = [q for q in points if not q.error and _group_key(q) == _group_key(first)]
+        group = [points[i] for i in groups[_group_key(first)]]
         front = best_frontier(
             model.id,
             first.system,
@@ -360,3 +366,40 @@ def frontier_cross_validate(
         rep = frontier_accuracy([p for p in evaluate if p.system == system], cal)
         checks += rep.checks
     return FrontierAccuracy(checks, mode="leave-one-system-out")
+
+
+@dataclass(frozen=True)
+class MeasuredPoint:
+    """A measured point as a frontier reads it: how it was served, tok/s/user and (input + output) tok/s/GPU."""
+
+    label: str
+    tok_s_per_user: float
+    tput_per_gpu: float
+
+
+def measured_on_frontier(
+    points: Sequence[Point], model: str, accelerator: str, precision: str, isl: int, osl: int, cat=None
+) -> list[MeasuredPoint]:
+    """The measured points of ``points`` that belong on a frontier of ``model`` (or a checkpoint of the same
+    architecture, e.g. DeepSeek-R1-0528 for DeepSeek-R1) on ``accelerator`` at ``precision`` and nominal ISL/OSL."""
+    from tokenomy.catalog import UnknownIdError, catalog
+
+    cat = cat or catalog()
+    arch = cat.model(model).architecture
+    out = []
+    for p in points:
+        if p.error or not p.measured_tpot_ms or not p.measured_tput_per_gpu or (p.isl, p.osl) != (isl, osl):
+            continue
+        if p.precision and p.precision != precision:
+            continue
+        try:
+            if (
+                cat.model_variant(p.model_path)[0].architecture != arch
+                or cat.accelerator(p.system).id != accelerator
+            ):
+                continue
+        except UnknownIdError:
+            continue
+        label = f"{p.backend} {p.mode}" + (" MTP" if p.spec_method == "mtp" else "")
+        out.append(MeasuredPoint(label, 1000.0 / p.measured_tpot_ms, float(p.measured_tput_per_gpu)))
+    return out

@@ -34,6 +34,24 @@ MODEL_MIX_HELP = (
 )
 
 
+def calibration_option():
+    """`--calibration FILE`: a fit of one's own instead of the packaged one."""
+    return typer.Option(
+        None,
+        "--calibration",
+        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
+    )
+
+
+def allow_extrapolation_option():
+    """`--allow-extrapolation`: also read frontier points beyond what measured data backs."""
+    return typer.Option(
+        False,
+        "--allow-extrapolation",
+        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
+    )
+
+
 @app.command()
 def plan(
     scenario: Path | None = typer.Argument(
@@ -49,11 +67,7 @@ def plan(
     report: Path | None = typer.Option(
         None, "--report", help="Also write a self-contained HTML report here."
     ),
-    allow_extrapolation: bool = typer.Option(
-        False,
-        "--allow-extrapolation",
-        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
-    ),
+    allow_extrapolation: bool = allow_extrapolation_option(),
     prefix_hit_rate: float | None = typer.Option(
         None,
         "--prefix-hit-rate",
@@ -64,11 +78,7 @@ def plan(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
-    calibration: Path | None = typer.Option(
-        None,
-        "--calibration",
-        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
-    ),
+    calibration: Path | None = calibration_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Plan an AI factory: power → GPUs → tokens → revenue, cost and margin per price tier and generation.
@@ -345,11 +355,7 @@ def cost(
     pue: float | None = typer.Option(
         None, "--pue", callback=number(1.0, 3.0), help="Override the region's PUE."
     ),
-    allow_extrapolation: bool = typer.Option(
-        False,
-        "--allow-extrapolation",
-        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
-    ),
+    allow_extrapolation: bool = allow_extrapolation_option(),
     prefix_hit_rate: float = typer.Option(
         0.0, "--prefix-hit-rate", callback=number(0.0, 1.0), help=HIT_RATE_HELP
     ),
@@ -357,11 +363,7 @@ def cost(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
-    calibration: Path | None = typer.Option(
-        None,
-        "--calibration",
-        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
-    ),
+    calibration: Path | None = calibration_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Cost per million tokens, energy and carbon per token and per query, by region and cost basis.
@@ -484,11 +486,7 @@ def capacity(
     ranges: bool = ranges_option(),
     seed: int = seed_option(),
     draws: int = draws_option(),
-    calibration: Path | None = typer.Option(
-        None,
-        "--calibration",
-        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
-    ),
+    calibration: Path | None = calibration_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """How much power, how many GPUs and how much capex a token demand needs, per hardware generation."""
@@ -580,16 +578,8 @@ def capacity(
 
 @app.command()
 def claims(
-    allow_extrapolation: bool = typer.Option(
-        False,
-        "--allow-extrapolation",
-        help="Also use frontier points beyond what measured data of the engine shows (outputs say so).",
-    ),
-    calibration: Path | None = typer.Option(
-        None,
-        "--calibration",
-        help="Calibration JSON written by `tokenomy calibrate` (a fit of your own measurements; default: the packaged fit).",
-    ),
+    allow_extrapolation: bool = allow_extrapolation_option(),
+    calibration: Path | None = calibration_option(),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Audit every vendor/analyst claim in the catalog: where on our frontier it holds, and our ratio.

@@ -316,26 +316,13 @@ def calibrate(
 # ---- frontier -------------------------------------------------------------------------------------------------
 def _measured_overlay(path: Path, model: str, hardware: str, precision: str, isl: int, osl: int) -> list:
     """Measured points of a points file that match the frontier: (label, tok/s/user, tok/s/GPU)."""
-    from tokenomy.catalog import catalog
+    from tokenomy.validation import measured_on_frontier
 
     rows, _ = _load_points(path)
-    cat = catalog()
-    out = []
-    for p in rows:
-        if p.error or not p.measured_tpot_ms or not p.measured_tput_per_gpu or (p.isl, p.osl) != (isl, osl):
-            continue
-        try:
-            same = (
-                cat.model_variant(p.model_path)[0].architecture == cat.model(model).architecture
-                and cat.accelerator(p.system).id == hardware
-                and (not p.precision or p.precision == precision)
-            )
-        except UnknownIdError:
-            continue
-        if same:
-            label = f"{p.backend} {p.mode}" + (" MTP" if p.spec_method == "mtp" else "")
-            out.append((label, 1000.0 / p.measured_tpot_ms, p.measured_tput_per_gpu))
-    return out
+    return [
+        (m.label, m.tok_s_per_user, m.tput_per_gpu)
+        for m in measured_on_frontier(rows, model, hardware, precision, isl, osl)
+    ]
 
 
 @app.command("frontier")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tokenomy.catalog import Catalog, UnknownIdError, catalog
+from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.factory import Plan, _frontier_cached
-from tokenomy.points import Point, packaged_paths, read_many
+from tokenomy.points import packaged_paths, read_many
+from tokenomy.validation import measured_on_frontier
 
 
 @dataclass
@@ -38,38 +39,6 @@ class Keynote:
         return asdict(self)
 
 
-def _measured(
-    points: list[Point],
-    model: str,
-    accelerator: str,
-    precision: str,
-    isl: int,
-    osl: int,
-    kw: float,
-    cat: Catalog,
-) -> list[dict]:
-    out = []
-    for p in points:
-        if p.error or not p.measured_tpot_ms or not p.measured_tput_per_gpu or (p.isl, p.osl) != (isl, osl):
-            continue
-        try:
-            same_model = cat.model_variant(p.model_path)[0].architecture == cat.model(model).architecture
-            if not same_model or cat.accelerator(p.system).id != accelerator:
-                continue
-        except UnknownIdError:
-            continue
-        if p.precision and p.precision != precision:
-            continue
-        out.append(
-            {
-                "label": f"{p.backend} {p.mode}" + (" MTP" if p.spec_method == "mtp" else ""),
-                "tok_s_per_user": 1000.0 / p.measured_tpot_ms,
-                "tok_s_per_mw": p.measured_tput_per_gpu * 1000.0 / kw,
-            }
-        )
-    return out
-
-
 def keynote(plan: Plan, cat: Catalog | None = None) -> Keynote:
     """The chart's series for ``plan``: frontiers drawn for its first paid tier's model and ISL/OSL; measured
     points of a model with the same architecture (DeepSeek-R1-0528 for DeepSeek-R1) are overlaid."""
@@ -95,7 +64,16 @@ def keynote(plan: Plan, cat: Catalog | None = None) -> Keynote:
                 }
                 for p in f.points
             ]
-            s.measured = _measured(points, focus.model, acc.id, t0.precision, focus.isl, focus.osl, kw, cat)
+            s.measured = [
+                {
+                    "label": m.label,
+                    "tok_s_per_user": m.tok_s_per_user,
+                    "tok_s_per_mw": m.tput_per_gpu * 1000.0 / kw,
+                }
+                for m in measured_on_frontier(
+                    points, focus.model, acc.id, t0.precision, focus.isl, focus.osl, cat
+                )
+            ]
             for t in g.tiers:
                 if t.reachable and t.tput_per_gpu:
                     s.operating.append(
