@@ -26,6 +26,17 @@ SCENARIO_TAGS = {
     "opex_fraction": "U",
 }
 
+# A generation's totals that the plan reports and the draws recompute (GenerationPlan attribute names).
+GENERATION_TOTALS = (
+    "gpus",
+    "racks",
+    "tok_s",
+    "output_tokens_per_year",
+    "revenue_usd",
+    "cost_usd",
+    "margin_usd",
+)
+
 
 @dataclass
 class Unit:
@@ -246,18 +257,7 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     n = f.shape[0]
     for gname, units, tiers in m.gens:
-        tot = {
-            k: np.zeros(n)
-            for k in (
-                "gpus",
-                "racks",
-                "tok_s",
-                "output_tokens_per_year",
-                "revenue_usd",
-                "cost_usd",
-                "margin_usd",
-            )
-        }
+        tot = {k: np.zeros(n) for k in GENERATION_TOTALS}
         for u, t in zip(units, tiers, strict=True):
             if u is None or u.mw <= 0:
                 continue
@@ -315,15 +315,7 @@ SECONDS = HOURS_PER_YEAR * 3600.0
 def _plan_points(result: Plan) -> dict[str, float | None]:
     pts: dict[str, float | None] = {}
     for g in result.generations:
-        for k in (
-            "gpus",
-            "racks",
-            "tok_s",
-            "output_tokens_per_year",
-            "revenue_usd",
-            "cost_usd",
-            "margin_usd",
-        ):
+        for k in GENERATION_TOTALS:
             pts[f"{g.name}.{k}"] = getattr(g, k)
         pts[f"{g.name}.cost_usd_per_mtok"] = g.cost_usd_per_mtok
         for t in g.tiers:
