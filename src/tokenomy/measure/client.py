@@ -200,9 +200,20 @@ _scan = (
 )  # the C scanner, without json.loads' wrappers (encoding detection, regex)
 
 
+try:  # orjson (extra bench) parses an event from bytes 2-3x faster; anything it refuses takes the slow path
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - the bench extra installs it
+    _fast_loads = None
+
+
 def _loads(line: bytes) -> Any:
     """The JSON value of a ``data:`` line, or _DONE for ``[DONE]``; StreamError when it is not JSON."""
     body = line[6:] if line[5:6] == b" " else line[5:]
+    if _fast_loads is not None and body[:1] == b"{":
+        try:
+            return _fast_loads(body)
+        except ValueError:
+            pass  # not strict JSON (NaN, huge integers…): json decides
     try:
         text = body.decode()
         value, end = _scan(text, 0)

@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible streaming server with a known answer: first token after ``ttft_s``, then one token
 every ``gap_s`` (on an absolute schedule, so a late wake-up does not shift later tokens), at most ``slots``
 requests generating at once (capacity = slots / (ttft_s + (n − 1)·gap_s) requests/s). A bare asyncio HTTP/1.1
-server (keep-alive, chunked), cheap enough to serve thousands of streams a second on one core.
+server (keep-alive, chunked; one Protocol per connection, one timer per token, no coroutine per stream; an instant
+server writes each answer at once), cheap enough that the server's core is not what a client benchmark measures.
 
 A path prefix ``/fault/NAME`` picks a misbehaviour, for testing clients: see ``FAULTS``. Used by the tests and
 by benchmarks/ to check what `tokenomy bench` reports against what was sent.
@@ -14,6 +15,7 @@ import contextlib
 import json
 import os
 import threading
+from collections import deque
 
 FAULTS = {
     "not-object": "an SSE event that is JSON but not an object",
@@ -26,6 +28,14 @@ FAULTS = {
     "keepalive-after-first": "one token, then only keep-alive comments",
     "http-500": "HTTP 500",
     "models-list": "/v1/models answers a JSON list",
+}
+
+FAULT_EVENTS = {
+    "not-object": b"data: [1, 2, 3]\n\n",
+    "choices-not-list": b'data: {"choices": {"0": {"delta": {"content": "x"}}}}\n\n',
+    "usage-text": b'data: {"choices": [], "usage": {"completion_tokens": "many"}}\n\n',
+    "usage-huge": b'data: {"choices": [], "usage": {"completion_tokens": 1099511627776}}\n\n',
+    "usage-negative": b'data: {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": -5}}\n\n',
 }
 
 
@@ -50,113 +60,213 @@ class FakeOpenAI:
     def __init__(self, ttft_s: float = 0.05, gap_s: float = 0.01, slots: int | None = None, tokens=None):
         self.ttft_s, self.gap_s, self.tokens = ttft_s, gap_s, tokens
         self.slots = slots
+        self.busy = 0  # requests generating now (at most ``slots``)
+        self.queue: deque[_Answer] = deque()  # waiting for a slot
         self.served = 0
         self.late_ms: list[float] = []  # per answer: how late its first token left, past the schedule
-        self._sem: asyncio.Semaphore | None = None
+        self._whole: dict[tuple[int, bool], bytes] = {}  # instant answers, rendered once per length
 
-    async def _models(self, writer, fault: str | None) -> None:
-        body = (
-            b'[{"id": "fake-model"}]'
-            if fault == "models-list"
-            else b'{"object": "list", "data": [{"id": "fake-model", "object": "model"}]}'
-        )
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-            % (len(body), body)
-        )
-
-    async def _stream(self, writer, body: bytes, fault: str | None, chat: bool) -> None:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
+    # ---- requests ----------------------------------------------------------------------------------------------
+    def answer(self, conn: _ServerConn, path: str, body: bytes) -> None:
+        """Start answering one request on ``conn``; ``conn.next_request()`` is called when it is done."""
+        fault = path.split("/")[2] if path.startswith("/fault/") else None
+        if path.endswith("/stats"):
+            late = sorted(self.late_ms) or [0.0]
+            stats = json.dumps(
+                {"served": self.served, "first_token_late_ms_p50": late[len(late) // 2]}
+            ).encode()
+            self.late_ms.clear()
+            conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(stats), stats))
+            return conn.next_request()
+        if path.endswith("/models"):
+            models = (
+                b'[{"id": "fake-model"}]'
+                if fault == "models-list"
+                else b'{"object": "list", "data": [{"id": "fake-model", "object": "model"}]}'
+            )
+            conn.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(models), models)
+            )
+            return conn.next_request()
+        if fault == "http-500":
+            conn.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom")
+            return conn.next_request()
         try:
-            req = json.loads(body)
-            n = int(self.tokens or req.get("max_tokens") or 16)
+            n = int(self.tokens or json.loads(body).get("max_tokens") or 16)
         except (ValueError, TypeError, AttributeError):
             n = 16
-        if fault == "http-500":
-            writer.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom")
+        chat = path.endswith("/chat/completions")
+        if fault in ("keepalive", "keepalive-after-first"):
+            conn.task = asyncio.ensure_future(self._keepalive(conn, fault, chat))
             return
-        token = TOKEN if chat else TEXT_TOKEN
-        if self._sem is not None:
-            await self._sem.acquire()
-            t0 = loop.time()  # queued until a slot frees: the service starts now
-        try:
-            writer.write(HEAD)
-            if fault in ("keepalive", "keepalive-after-first"):
-                if fault == "keepalive-after-first":
-                    writer.write(_chunk(token))
-                for _ in range(400):  # 20 s of comments
-                    await asyncio.sleep(0.05)
-                    writer.write(_chunk(b": keep-alive\n\n"))
-                    await writer.drain()
+        ans = _Answer(self, conn, max(n, 1), chat, fault)
+        conn.answer = ans
+        if self.slots is not None and self.busy >= self.slots:
+            self.queue.append(ans)  # its service starts when a slot frees
+        else:
+            self._start(ans)
+
+    def _start(self, ans: _Answer) -> None:
+        self.busy += 1
+        loop = asyncio.get_running_loop()
+        ans.t0 = loop.time()
+        if self.ttft_s <= 0 and self.gap_s <= 0 and not self._fault_event(ans.fault):
+            ans.conn.write(self._instant(ans.n, ans.chat))  # the whole answer in one write
+            self.late_ms.append(0.0)
+            return self._done(ans)
+        ans.conn.write(HEAD)
+        ans.handle = loop.call_at(ans.t0 + self.ttft_s, ans.tick)
+
+    def _done(self, ans: _Answer) -> None:
+        self.served += 1
+        ans.conn.answer = None
+        self.release()
+        ans.conn.next_request()
+
+    def release(self) -> None:
+        """A slot frees: start what waits for one."""
+        self.busy -= 1
+        while self.queue and (self.slots is None or self.busy < self.slots):
+            nxt = self.queue.popleft()
+            if not nxt.conn.closed:
+                self._start(nxt)
+
+    def _instant(self, n: int, chat: bool) -> bytes:
+        key = (n, chat)
+        if key not in self._whole:
+            token = _chunk(TOKEN if chat else TEXT_TOKEN)
+            self._whole[key] = HEAD + token * n + _end(n)
+        return self._whole[key]
+
+    async def _keepalive(self, conn: _ServerConn, fault: str, chat: bool) -> None:
+        conn.write(HEAD)
+        if fault == "keepalive-after-first":
+            conn.write(_chunk(TOKEN if chat else TEXT_TOKEN))
+        for _ in range(400):  # 20 s of comments
+            await asyncio.sleep(0.05)
+            if conn.closed:
                 return
-            for k in range(n):
-                due = t0 + self.ttft_s + k * self.gap_s
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                writer.write(_chunk(token))
-                if k == 0:
-                    self.late_ms.append((loop.time() - due) * 1e3)
-                if k == 0 and fault and self._fault_event(fault):
-                    writer.write(_chunk(self._fault_event(fault)))
-            usage = {"prompt_tokens": 8, "completion_tokens": n}
-            event = {"id": "x", "choices": [], "usage": usage}
-            writer.write(_chunk(b"data: " + json.dumps(event).encode() + b"\n\n"))
-            writer.write(_chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
-            self.served += 1
-        finally:
-            if self._sem is not None:
-                self._sem.release()
+            conn.write(_chunk(b": keep-alive\n\n"))
+        conn.close()
 
     @staticmethod
-    def _fault_event(fault: str) -> bytes:
-        events = {
-            "not-object": b"data: [1, 2, 3]\n\n",
-            "choices-not-list": b'data: {"choices": {"0": {"delta": {"content": "x"}}}}\n\n',
-            "usage-text": b'data: {"choices": [], "usage": {"completion_tokens": "many"}}\n\n',
-            "usage-huge": b'data: {"choices": [], "usage": {"completion_tokens": 1099511627776}}\n\n',
-            "usage-negative": b'data: {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": -5}}\n\n',
-            "long-line": b"data: " + b"x" * (2 << 20) + b"\n\n",
-        }
-        return events.get(fault, b"")
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                first = head.split(b"\r\n", 1)[0].decode("latin-1")
-                path = first.split(" ")[1] if " " in first else "/"
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length) if length else b""
-                fault = path.split("/")[2] if path.startswith("/fault/") else None
-                if path.endswith("/stats"):
-                    late = sorted(self.late_ms) or [0.0]
-                    body = json.dumps(
-                        {"served": self.served, "first_token_late_ms_p50": late[len(late) // 2]}
-                    ).encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-                    self.late_ms.clear()
-                elif path.endswith("/models"):
-                    await self._models(writer, fault)
-                else:
-                    await self._stream(writer, body, fault, path.endswith("/chat/completions"))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
+    def _fault_event(fault: str | None) -> bytes:
+        """The extra SSE event a fault sends after the first token (empty for none)."""
+        if fault == "long-line":
+            return b"data: " + b"x" * (2 << 20) + b"\n\n"
+        return FAULT_EVENTS.get(fault or "", b"")
 
     async def serve(self, port: int, ready: threading.Event | None = None) -> None:
-        self._sem = asyncio.Semaphore(self.slots) if self.slots else None
-        server = await asyncio.start_server(self.handle, "127.0.0.1", port, backlog=4096)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _ServerConn(self), "127.0.0.1", port, backlog=4096)
         if ready is not None:
             ready.set()
         async with server:
             await server.serve_forever()
+
+
+class _Answer:
+    """One streamed answer: tokens leave on an absolute schedule (a late wake-up does not shift later ones)."""
+
+    __slots__ = ("server", "conn", "n", "chat", "fault", "k", "t0", "handle")
+
+    def __init__(self, server: FakeOpenAI, conn: _ServerConn, n: int, chat: bool, fault: str | None):
+        self.server, self.conn, self.n, self.chat, self.fault = server, conn, n, chat, fault
+        self.k = 0
+        self.t0 = 0.0
+        self.handle: asyncio.TimerHandle | None = None
+
+    def tick(self) -> None:
+        """Send token k; schedule token k + 1, or end the answer."""
+        s, conn = self.server, self.conn
+        if conn.closed:
+            return  # connection_lost frees the slot
+        loop = asyncio.get_running_loop()
+        conn.write(_chunk(TOKEN if self.chat else TEXT_TOKEN))
+        if self.k == 0:
+            s.late_ms.append((loop.time() - self.t0 - s.ttft_s) * 1e3)
+            event = s._fault_event(self.fault)
+            if event:
+                conn.write(_chunk(event))
+        self.k += 1
+        if self.k < self.n:
+            self.handle = loop.call_at(self.t0 + s.ttft_s + self.k * s.gap_s, self.tick)
+            return
+        conn.write(_end(self.n))
+        s._done(self)
+
+
+def _end(n: int) -> bytes:
+    """The usage event, [DONE] and the chunked terminator."""
+    usage = json.dumps({"id": "x", "choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": n}})
+    return _chunk(b"data: " + usage.encode() + b"\n\n") + _chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n"
+
+
+class _ServerConn(asyncio.Protocol):
+    """One keep-alive connection: requests are read from the buffer and answered one at a time."""
+
+    def __init__(self, server: FakeOpenAI):
+        self.server = server
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+        self.answer: _Answer | None = None
+        self.task: asyncio.Future | None = None
+        self.busy = False
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.busy:
+            self.next_request(first=True)
+
+    def next_request(self, first: bool = False) -> None:
+        """Answer the next complete request in the buffer, if any."""
+        self.busy = False
+        if self.closed:
+            return
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buf) > 1 << 16:
+                self.close()
+            return
+        head = self.buf[:end]
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                try:
+                    length = int(line[15:])
+                except ValueError:
+                    return self.close()
+        if len(self.buf) < end + 4 + length:
+            return  # the body is still coming
+        body = self.buf[end + 4 : end + 4 + length]
+        self.buf = self.buf[end + 4 + length :]
+        first_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        path = first_line.split(" ")[1] if first_line.count(" ") >= 1 else "/"
+        self.busy = True
+        self.server.answer(self, path, body)
+
+    def write(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        ans, self.answer = self.answer, None
+        if ans is not None and ans.handle is not None:  # started: its slot frees
+            ans.handle.cancel()
+            self.server.release()
+        if self.task is not None:
+            self.task.cancel()
 
 
 class FakeOpenAIThread:
@@ -200,8 +310,14 @@ def main(argv: list[str] | None = None) -> None:
     if a.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {a.cpu})
     server = FakeOpenAI(a.ttft_ms / 1e3, a.gap_ms / 1e3, a.slots, a.tokens)
+    try:
+        import uvloop
+
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(server.serve(a.port))
+        run(server.serve(a.port))
 
 
 if __name__ == "__main__":

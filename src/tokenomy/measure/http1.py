@@ -62,6 +62,16 @@ class _Exchange:
     def _chunks(self, data: bytes, now: float) -> bool:
         """Decode chunked framing (only framing bytes wait in ``pending``); the content of everything that
         arrived together is parsed at once. True at the last chunk."""
+        if self.chunk_left == -1 and not self.pending:  # the common case: exactly one whole chunk (one event)
+            j = data.find(b"\r\n", 0, 18)
+            if j > 0:
+                try:
+                    n = int(data[:j], 16)
+                except ValueError:
+                    n = 0
+                if n and len(data) == j + n + 4 and data[-2:] == b"\r\n":
+                    self._content(data[j + 2 : j + 2 + n], now)
+                    return False
         buf = self.pending + data if self.pending else data
         self.pending = b""
         i, size = 0, len(buf)
