@@ -212,7 +212,7 @@ def llama() -> None:
     port = free_port()
     proc = subprocess.Popen(
         [PY, "-m", "llama_cpp.server", "--model", models[0], "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--model_alias", "fake-model"],
+         "--n_ctx", "2048", "--model_alias", "fake-model", "--interrupt_requests", "False"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -79,11 +79,12 @@ async def generate(
     on_result: Callable[[RequestResult], None] | None = None,
     seed: int = 0,
     indices: Sequence[int] | None = None,
-    start_at: float | None = None,
+    start_at: float | Callable[[], Awaitable[float]] | None = None,
     warmup_index: int = 0,
 ) -> tuple[list[RequestResult], float, float, bool]:
     """Send ``prompts`` (numbered ``indices``) at a concurrency or a rate; (results, t_start, t_end,
-    interrupted), wall-clock times. ``start_at`` (epoch s) lines up several generators."""
+    interrupted), wall-clock times. ``start_at`` (epoch s, or awaited after the warm-up for it) lines up
+    several generators."""
     if (concurrency is None) == (rate is None):
         raise ValueError("give either a concurrency or a rate")
     url = endpoint(cfg.url, cfg.api)
@@ -116,6 +117,8 @@ async def generate(
             for i in range(cfg.warmup):
                 p = prompts[i % len(prompts)]
                 done(await _run_one(sender, cfg, p, -1 - i - warmup_index, True))
+            if callable(start_at):
+                start_at = await start_at()
             if start_at is not None:
                 await asyncio.sleep(max(0.0, start_at - time.time()))
             t_start = time.time()

@@ -51,6 +51,8 @@ class LoadWorker:
         self.finished = False
         self.task: asyncio.Task | None = None
         self.wake = asyncio.Event()
+        self.warm = asyncio.Event()  # set when this share's warm-up requests are done
+        self.start: asyncio.Future | None = None  # the driver's common start time, on this worker's clock
 
     def now(self) -> float:
         return time.time()
@@ -67,13 +69,19 @@ class LoadWorker:
         burstiness: float,
         max_concurrency: int | None,
         seed: int,
-        start_at: float,
         warmup_index: int,
         level: int,
     ) -> tuple[float, float, bool]:
-        """Generate this share; (t_start, t_end, interrupted) on this worker's clock."""
+        """Warm up, then wait for the common start (``go``) and generate this share; (t_start, t_end,
+        interrupted) on this worker's clock."""
         self.buf, self.finished, self.level = [], False, level
         self.wake.clear()
+        self.warm.clear()
+        self.start = asyncio.get_running_loop().create_future()
+
+        async def start_at() -> float:
+            self.warm.set()
+            return await self.start
 
         def on_result(r: RequestResult) -> None:
             self.buf.append(r)
@@ -103,6 +111,15 @@ class LoadWorker:
         self.finished = True
         self.wake.set()
         return t0, t1, interrupted
+
+    async def warmed(self) -> None:
+        """Returns once this share's warm-up is done."""
+        await self.warm.wait()
+
+    def go(self, start_at: float) -> None:
+        """Start the measured load at ``start_at`` (epoch s, this worker's clock)."""
+        if self.start is not None and not self.start.done():
+            self.start.set_result(start_at)
 
     async def next_batch(self, level: int) -> tuple[list[RequestResult], bool]:
         """What finished since the last call (waits up to BATCH_S for some); True once all of ``level``
@@ -224,7 +241,6 @@ def run_distributed(
         raise ValueError(f"concurrency {concurrency} is below the {n} workers: each needs at least one")
     conc = split(concurrency, n) if concurrency is not None else [None] * n
     caps = split(max_concurrency, n) if max_concurrency else [None] * n
-    start_at = time.time() + 0.5 + max(cluster.rtts_s)
     runs = []
     for k, w in enumerate(cluster.workers):
         runs.append(
@@ -236,16 +252,26 @@ def run_distributed(
                 burstiness,
                 caps[k] or None,
                 level * 1000 + k,  # the level number seeds each worker's own arrivals
-                start_at + cluster.offsets_s[k],
                 k * cfg.warmup,
                 level,
             )
         )
-    polls = {w.next_batch.remote(level): k for k, w in enumerate(cluster.workers)}
-    results: list[RequestResult] = []
     dead: dict[int, str] = {}
     interrupted = False
     stop_sent_at = None
+    # All warm up first (on a serial server their warm-ups queue behind each other), then start together.
+    try:
+        _await_warm(ray, cluster, dead, cfg.timeout_s * (cfg.warmup + 1) + 30)
+    except KeyboardInterrupt:
+        interrupted, stop_sent_at = True, time.time()
+        for w in cluster.workers:
+            w.stop.remote()
+    start_at = time.time() + 0.2 + max(cluster.rtts_s)
+    for k, w in enumerate(cluster.workers):
+        if k not in dead:
+            w.go.remote(start_at + cluster.offsets_s[k])
+    polls = {w.next_batch.remote(level): k for k, w in enumerate(cluster.workers) if k not in dead}
+    results: list[RequestResult] = []
 
     def take(ref, k) -> None:
         try:
@@ -293,3 +319,14 @@ def run_distributed(
     return finish_level(
         cfg, concurrency, rate, results, t_start, t_end, interrupted, sampler, partial_reason=reason
     )
+
+
+def _await_warm(ray, cluster: Cluster, dead: dict[int, str], timeout_s: float) -> None:
+    """Wait until every live worker has finished its warm-up; one that dies meanwhile is noted in ``dead``."""
+    refs = {w.warmed.remote(): k for k, w in enumerate(cluster.workers)}
+    ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+    for ref in ready:
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            dead[refs[ref]] = f"worker {refs[ref]} died: {type(exc).__name__}"
