@@ -109,3 +109,20 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, tmp_path):
         result = _bench(url, tmp_path / "n.duckdb", "-c", "2", "--num-prompts", "2")
     assert result.exit_code == 2
     assert "pip install 'tokenomy[ray]'" in result.output and "Traceback" not in result.output
+
+
+def test_workers_warm_up_first_and_start_the_measured_load_together(ray_local, tmp_path):
+    """On a server with one slot the workers' warm-ups queue behind each other; the measured load must still
+    start at one moment on every worker (it started a warm-up's service time apart, skewing the first requests)."""
+    with FakeOpenAIThread(free_port(), ttft_s=0.1, gap_s=0.002, slots=1) as url:
+        db = tmp_path / "s.duckdb"  # 8 warm-ups of 0.1 s queue for 0.8 s, longer than any fixed head start
+        result = _bench(url, db, "-c", "2", "--num-prompts", "4", "--warmup", "4")
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(db), read_only=True)
+    firsts = con.execute(
+        "SELECT idx % 2, min(start_s) FROM requests WHERE NOT warmup GROUP BY idx % 2 ORDER BY 1"
+    ).fetchall()
+    warm_end = con.execute("SELECT max(start_s + e2e_ms / 1e3) FROM requests WHERE warmup").fetchone()[0]
+    assert len(firsts) == 2
+    assert abs(firsts[0][1] - firsts[1][1]) < 0.05  # one warm-up's service is ≥ 100 ms
+    assert min(f[1] for f in firsts) >= warm_end - 0.005  # nobody measures while another still warms up
