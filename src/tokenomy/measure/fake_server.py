@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections import deque
 
 FAULTS = {
@@ -37,6 +38,8 @@ FAULT_EVENTS = {
     "usage-huge": b'data: {"choices": [], "usage": {"completion_tokens": 1099511627776}}\n\n',
     "usage-negative": b'data: {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": -5}}\n\n',
 }
+
+EARLY_S = 5e-4  # a token may leave this much before its time, never more (re-arming for less would spin)
 
 
 def _chunk(data: bytes) -> bytes:
@@ -109,14 +112,13 @@ class FakeOpenAI:
 
     def _start(self, ans: _Answer) -> None:
         self.busy += 1
-        loop = asyncio.get_running_loop()
-        ans.t0 = loop.time()
+        ans.t0 = time.perf_counter()
         if self.ttft_s <= 0 and self.gap_s <= 0 and not self._fault_event(ans.fault):
             ans.conn.write(self._instant(ans.n, ans.chat))  # the whole answer in one write
             self.late_ms.append(0.0)
             return self._done(ans)
         ans.conn.write(HEAD)
-        ans.handle = loop.call_at(ans.t0 + self.ttft_s, ans.tick)
+        ans.arm()
 
     def _done(self, ans: _Answer) -> None:
         self.served += 1
@@ -177,22 +179,32 @@ class _Answer:
         self.t0 = 0.0
         self.handle: asyncio.TimerHandle | None = None
 
+    def due(self) -> float:
+        """When token k is due (perf_counter seconds)."""
+        return self.t0 + self.server.ttft_s + self.k * self.server.gap_s
+
+    def arm(self) -> None:
+        """Wake for token k. The schedule runs on perf_counter: uvloop's loop clock is millisecond-grained."""
+        delay = self.due() - time.perf_counter()
+        self.handle = asyncio.get_running_loop().call_later(max(delay, 0.0), self.tick)
+
     def tick(self) -> None:
-        """Send token k; schedule token k + 1, or end the answer."""
+        """Send token k (never early); arm token k + 1, or end the answer."""
         s, conn = self.server, self.conn
         if conn.closed:
             return  # connection_lost frees the slot
-        loop = asyncio.get_running_loop()
+        now = time.perf_counter()
+        if now < self.due() - EARLY_S:
+            return self.arm()  # the timer fired early: wait out the rest
         conn.write(_chunk(TOKEN if self.chat else TEXT_TOKEN))
         if self.k == 0:
-            s.late_ms.append((loop.time() - self.t0 - s.ttft_s) * 1e3)
+            s.late_ms.append((now - self.due()) * 1e3)
             event = s._fault_event(self.fault)
             if event:
                 conn.write(_chunk(event))
         self.k += 1
         if self.k < self.n:
-            self.handle = loop.call_at(self.t0 + s.ttft_s + self.k * s.gap_s, self.tick)
-            return
+            return self.arm()
         conn.write(_end(self.n))
         s._done(self)
 
