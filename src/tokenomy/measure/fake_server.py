@@ -47,10 +47,18 @@ HEAD = (
 class FakeOpenAI:
     """Serve on 127.0.0.1:``port``; ``served`` counts answered requests."""
 
-    def __init__(self, ttft_s: float = 0.05, gap_s: float = 0.01, slots: int | None = None, tokens=None):
+    def __init__(
+        self,
+        ttft_s: float = 0.05,
+        gap_s: float = 0.01,
+        slots: int | None = None,
+        tokens=None,
+        record: bool = False,
+    ):
         self.ttft_s, self.gap_s, self.tokens = ttft_s, gap_s, tokens
         self.slots = slots
         self.served = 0
+        self.bodies: list[dict] | None = [] if record else None  # ``record``: every request body, as received
         self.late_ms: list[float] = []  # per answer: how late its first token left, past the schedule
         self._sem: asyncio.Semaphore | None = None
 
@@ -71,6 +79,8 @@ class FakeOpenAI:
         try:
             req = json.loads(body)
             n = int(self.tokens or req.get("max_tokens") or 16)
+            if self.bodies is not None:
+                self.bodies.append(req)
         except (ValueError, TypeError, AttributeError):
             n = 16
         if fault == "http-500":
