@@ -28,6 +28,8 @@ from tokenomy.measure.metrics import Slo, reuse_summary, send_lateness, summariz
 from tokenomy.measure.power import NvmlSampler
 from tokenomy.measure.workload import Conversation
 
+SPIN_S = 0.002  # trace replay: how early the scheduler wakes before a send, to send on time
+
 
 @dataclass
 class BenchConfig:
@@ -194,11 +196,17 @@ async def generate(
                         done(await _run_one(sender, cfg, p, i, False, due))
 
                 tasks = []
+                # a trace's schedule is kept to the tenth of a millisecond: wake SPIN_S early (timers round
+                # to the millisecond), then yield to the loop until the send time
+                spin = SPIN_S if arrivals_s is not None else 0.0
                 for k, (i, p) in enumerate(zip(idx, prompts, strict=True)):
                     # absolute arrival times: a late wake-up does not shift the rest of the process
-                    delay = t0 + arrivals[k] - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                    due = t0 + arrivals[k]
+                    delay = due - loop.time()
+                    if delay > spin:
+                        await asyncio.sleep(delay - spin)
+                    while spin and loop.time() < due:
+                        await asyncio.sleep(0)
                     tasks.append(asyncio.create_task(one(i, p, wall0 + float(arrivals[k]))))
                 await asyncio.gather(*tasks)
         except asyncio.CancelledError:

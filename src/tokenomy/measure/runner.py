@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -129,10 +130,15 @@ class BenchRunner:
             stats.add(r)
 
         t0 = time.time()
+        if arrivals is not None:  # the prompts built so far are never garbage: no collector pause scans them
+            gc.collect()
+            gc.freeze()
         try:
             res = self._generate(prompts, concurrency, rate, on_result, stats, arrivals, sessions)
         except KeyboardInterrupt:  # a second Ctrl-C, or one between levels: keep what finished
             res = finish_level(self.cfg, concurrency, rate, got, t0, time.time(), True)
+        finally:
+            gc.unfreeze()
         self.writer.flush()
         return self._finish(res, run_id)
 
