@@ -187,9 +187,9 @@ async def generate(
                     shape = max(burstiness, 1e-3)
                     arrivals = np.cumsum(rng.gamma(shape, 1.0 / (rate * shape), size=len(prompts)))
                 limit = asyncio.Semaphore(max_concurrency or len(prompts))
-                loop = asyncio.get_running_loop()
-                t0 = loop.time()
-                wall0 = time.time() - (loop.time() - t0)  # the wall clock at t0
+                # the schedule runs on perf_counter: the loop's own clock can be millisecond-grained (uvloop)
+                clock = time.perf_counter
+                t0, wall0 = clock(), time.time()
 
                 async def one(i: int, p: Prompt, due: float) -> None:
                     async with limit:
@@ -202,10 +202,10 @@ async def generate(
                 for k, (i, p) in enumerate(zip(idx, prompts, strict=True)):
                     # absolute arrival times: a late wake-up does not shift the rest of the process
                     due = t0 + arrivals[k]
-                    delay = due - loop.time()
+                    delay = due - clock()
                     if delay > spin:
                         await asyncio.sleep(delay - spin)
-                    while spin and loop.time() < due:
+                    while spin and clock() < due:
                         await asyncio.sleep(0)
                     tasks.append(asyncio.create_task(one(i, p, wall0 + float(arrivals[k]))))
                 await asyncio.gather(*tasks)
