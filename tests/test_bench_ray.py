@@ -109,3 +109,18 @@ def test_without_ray_the_error_names_the_extra(monkeypatch, tmp_path):
         result = _bench(url, tmp_path / "n.duckdb", "-c", "2", "--num-prompts", "2")
     assert result.exit_code == 2
     assert "pip install 'tokenomy[ray]'" in result.output and "Traceback" not in result.output
+
+
+def test_shared_prefix_over_ray_workers_stores_the_reuse_of_every_request(ray_local, server, tmp_path):
+    db = tmp_path / "p.duckdb"
+    result = _bench(server, db, "-c", "2", "--num-prompts", "10", "--shared-prefix", "64")
+    assert result.exit_code == 0, result.output
+    level = json.loads(result.stdout)["levels"][0]
+    assert level["reuse"]["requests_reusing"] == 10
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT idx, reused_tokens, planned_tokens FROM requests WHERE NOT warmup ORDER BY idx"
+    ).fetchall()
+    con.close()
+    assert [r[0] for r in rows] == list(range(10)) and {r[1] for r in rows} == {64}
+    assert all(r[2] > 64 for r in rows)
