@@ -546,7 +546,7 @@ def results_list(
     for col in ("run", "sweep", "when", "model", "mode", "level", "isl/osl", "status", "ok/requests"):
         table.add_column(col)
     for r in runs:
-        level = str(r["concurrency"]) if r["concurrency"] else f"{r['rate']}/s"
+        level = str(r["concurrency"]) if r["concurrency"] else f"{r['rate']}/s" if r["rate"] else r["mode"]
         table.add_row(
             r["run_id"],
             r["sweep_id"],
