@@ -126,3 +126,18 @@ def test_workers_warm_up_first_and_start_the_measured_load_together(ray_local, t
     assert len(firsts) == 2
     assert abs(firsts[0][1] - firsts[1][1]) < 0.05  # one warm-up's service is ≥ 100 ms
     assert min(f[1] for f in firsts) >= warm_end - 0.005  # nobody measures while another still warms up
+
+
+def test_shared_prefix_over_ray_workers_stores_the_reuse_of_every_request(ray_local, server, tmp_path):
+    db = tmp_path / "p.duckdb"
+    result = _bench(server, db, "-c", "2", "--num-prompts", "10", "--shared-prefix", "64")
+    assert result.exit_code == 0, result.output
+    level = json.loads(result.stdout)["levels"][0]
+    assert level["reuse"]["requests_reusing"] == 10
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT idx, reused_tokens, planned_tokens FROM requests WHERE NOT warmup ORDER BY idx"
+    ).fetchall()
+    con.close()
+    assert [r[0] for r in rows] == list(range(10)) and {r[1] for r in rows} == {64}
+    assert all(r[2] > 64 for r in rows)

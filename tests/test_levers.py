@@ -97,3 +97,37 @@ def test_report_shows_reuse_levers_and_routing(tmp_path):
     html = render_report(sc)
     for needle in ('id="reuse-table"', 'id="levers"', 'id="routing-figure"', "oracle", "hit 90%"):
         assert needle in html
+
+
+def test_plan_itself_routes_a_tier_and_capacity_and_the_api_agree():
+    """`plan` applies a tier's model mix (not only lever_effect): the CLI, /api/plan and capacity agree."""
+    mix = {"gpt-oss-120b": 0.75, "deepseek-r1": 0.25}
+    sc = _one_gen(medium={"model_mix": mix})
+    p = plan(sc)
+    subs = {t.model: t for t in p.generations[0].tiers if t.tier.startswith("medium@")}
+    assert set(subs) == set(mix)
+    assert not [t for t in p.generations[0].tiers if t.tier == "medium"]  # the routed tier is split
+    tok = {m: t.output_tokens_per_year for m, t in subs.items()}
+    assert tok["gpt-oss-120b"] / tok["deepseek-r1"] == pytest.approx(3.0, rel=1e-6)
+    unrouted = plan(_one_gen())
+    assert p.generations[0].output_tokens_per_year > unrouted.generations[0].output_tokens_per_year
+    # the levers' main plan (the CLI's) is this plan
+    main, _ = lever_effect(sc)
+    assert main.generations[0].margin_usd == pytest.approx(p.generations[0].margin_usd)
+    # capacity for the tokens the routed tier serves needs exactly the power the plan gives it
+    per_day = sum(tok.values()) / 365.0
+    power = sum(t.power_mw for t in subs.values())
+    row = capacity_levers(
+        per_day, {"medium": 1.0}, [p.generations[0].tiers[0].hardware], 0.0, mix, scenario=sc
+    )[0]
+    assert row.with_mw == pytest.approx(power, rel=1e-6)
+    # /api/plan plans the same scenario the same way
+    from fastapi.testclient import TestClient
+
+    from tokenomy.web.app import app
+
+    r = TestClient(app).post("/api/plan", json=sc.model_dump(mode="json"))
+    assert r.status_code == 200, r.text
+    gen = r.json()["generations"][0]
+    assert {t["tier"] for t in gen["tiers"]} == {t.tier for t in p.generations[0].tiers}
+    assert gen["margin_usd"] == pytest.approx(p.generations[0].margin_usd)

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS requests (
   run_id VARCHAR, idx INTEGER, warmup BOOLEAN, ok BOOLEAN, error VARCHAR, prompt_tokens INTEGER,
   completion_tokens INTEGER, streamed_tokens INTEGER, usage_source VARCHAR, start_s DOUBLE, ttft_ms DOUBLE,
-  e2e_ms DOUBLE, tpot_ms DOUBLE, itl_ms DOUBLE[]
+  e2e_ms DOUBLE, tpot_ms DOUBLE, itl_ms DOUBLE[], planned_tokens INTEGER, reused_tokens INTEGER,
+  session_id INTEGER, turn INTEGER, due_s DOUBLE
 );
 CREATE TABLE IF NOT EXISTS summaries (
   run_id VARCHAR, finished_at TIMESTAMP DEFAULT current_timestamp, status VARCHAR, summary JSON
@@ -50,10 +51,22 @@ REQUEST_COLUMNS = (
     "e2e_ms",
     "tpot_ms",
     "itl_ms",
+    "planned_tokens",
+    "reused_tokens",
+    "session_id",
+    "turn",
+    "due_s",
 )  # the `requests` table, in order
 # their types, for the columnar insert
 REQUEST_TYPES = ("VARCHAR", "INTEGER", "BOOLEAN", "BOOLEAN", "VARCHAR", "INTEGER", "INTEGER", "INTEGER")
 REQUEST_TYPES += ("VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE", "DOUBLE[]")
+REQUEST_TYPES += ("INTEGER", "INTEGER", "INTEGER", "INTEGER", "DOUBLE")
+_ITL = REQUEST_COLUMNS.index("itl_ms")
+# Columns added after the first release: a file without them gets them (ALTER TABLE … ADD COLUMN, NULL in
+# older rows) when opened for writing; readers see them as missing and go on.
+ADDED_COLUMNS = {
+    "requests": dict(zip(REQUEST_COLUMNS[_ITL + 1 :], REQUEST_TYPES[_ITL + 1 :], strict=True)),
+}
 
 
 def default_db_path() -> Path:
@@ -164,7 +177,7 @@ class Store:
         expected = _expected_columns()
         ours = [t for t in expected if t in tables]
         for table in ours:
-            missing = sorted(expected[table] - tables[table])
+            missing = sorted(expected[table] - tables[table] - set(ADDED_COLUMNS.get(table, {})))
             if missing:
                 raise StoreError(
                     f"{self.path}: its table '{table}' is not tokenomy's (no column {', '.join(missing)}); "
@@ -177,6 +190,11 @@ class Store:
             )
         if self.read_only and len(ours) < len(expected):
             raise StoreError(f"{self.path}: holds no tokenomy results (tables missing)")
+        if not self.read_only:  # an older file: add the newer columns (older rows read NULL)
+            for table in ours:
+                for column, kind in ADDED_COLUMNS.get(table, {}).items():
+                    if column not in tables[table]:
+                        self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.con.close()
@@ -207,10 +225,11 @@ class Store:
         if not rows:
             return
         columns = list(zip(*rows, strict=True))
-        columns[-1] = [None if v is None else json.dumps(v) for v in columns[-1]]
+        columns[_ITL] = [None if v is None else json.dumps(v) for v in columns[_ITL]]
         _batch = {f"c{k}": np.array(col, dtype=object) for k, col in enumerate(columns)}  # noqa: F841
         select = ", ".join(f"CAST(c{k} AS {ty})" for k, ty in enumerate(REQUEST_TYPES))
-        self.con.execute(f"INSERT INTO requests SELECT {select} FROM _batch")
+        names = ", ".join(REQUEST_COLUMNS)  # by name: a migrated file may order its columns differently
+        self.con.execute(f"INSERT INTO requests ({names}) SELECT {select} FROM _batch")
 
     def finish_run(self, run_id: str, status: str, summary: dict) -> None:
         self.con.execute(

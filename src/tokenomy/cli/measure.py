@@ -92,6 +92,25 @@ def bench(
         help="Ask for at least this many output tokens (min_tokens; vLLM, SGLang).",
     ),
     dataset: Path | None = typer.Option(None, "--dataset", help="JSONL prompts instead of random ones."),
+    shared_prefix: int = typer.Option(
+        0,
+        "--shared-prefix",
+        min=0,
+        help="Every request starts with the same system prompt of this many tokens (words), then its own part.",
+    ),
+    sessions: int | None = typer.Option(
+        None,
+        "--sessions",
+        min=1,
+        help="Multi-turn: N conversations (-c of them at once; default all), each turn resending the whole "
+        "conversation, answers included, plus --isl new words.",
+    ),
+    turns: int | None = typer.Option(None, "--turns", min=1, help="Turns per session (with --sessions)."),
+    trace: Path | None = typer.Option(
+        None,
+        "--trace",
+        help="Replay a Mooncake-format JSONL trace at its timestamps (shared hash ids = identical prefix text).",
+    ),
     num_prompts: int | None = typer.Option(
         None, "--num-prompts", min=1, help="Per level. Default: 10 x concurrency, or rate x --probe-seconds."
     ),
@@ -175,7 +194,27 @@ def bench(
             )
     elif concurrency_search:
         fail("--concurrency-search goes with --find-max-rate")
-    elif (concurrency is None) == (rate is None):
+    if trace is not None:
+        if concurrency is not None or rate is not None or find_max_rate:
+            fail("--trace sends at the trace's timestamps: drop --concurrency, --rate and --find-max-rate")
+        if dataset is not None or sessions or shared_prefix:
+            fail("--trace brings its own prompts and reuse: drop --dataset, --sessions and --shared-prefix")
+        if workers:
+            fail("--trace replays in this process (one clock for the schedule): drop --workers")
+        if not trace.is_file():
+            fail(f"--trace {trace}: no such file")
+    if turns is not None and not sessions:
+        fail("--turns goes with --sessions N")
+    if sessions:
+        if rate is not None or find_max_rate:
+            fail("--sessions run at a concurrency (-c: sessions at once), not at a rate or a search")
+        if dataset is not None or num_prompts is not None:
+            fail("--sessions builds its prompts turn by turn: drop --dataset and --num-prompts")
+        if workers:
+            fail("--sessions runs in this process (each turn waits for the previous answer): drop --workers")
+        if concurrency is None:
+            concurrency = str(sessions)
+    if trace is None and not find_max_rate and (concurrency is None) == (rate is None):
         fail("give --concurrency 1,2,4,… or --rate R (not both)")
     if power not in (None, "nvml"):
         fail("--power accepts only nvml")
@@ -200,6 +239,17 @@ def bench(
         allin, price = acc.value("allin_kw"), acc.value("usd_per_gpu_hour_neocloud")
     if dataset is not None and not dataset.is_file():
         fail(f"--dataset {dataset}: no such file")
+    replay = None
+    if trace is not None:
+        from tokenomy.workloads.mooncake import TraceError, read_trace
+
+        try:
+            replay = read_trace(trace)
+        except TraceError as exc:
+            fail(str(exc))
+        shown = replay[:num_prompts] if num_prompts else replay
+        isl = round(sum(r.input_length for r in shown) / len(shown))
+        osl = round(sum(r.output_length for r in shown) / len(shown))
     cfg = BenchConfig(
         url=url,
         model=model,
@@ -254,6 +304,10 @@ def bench(
             "precision": precision or "",
             "workers": workers,
             "ray_address": ray_address or ("local" if workers else None),
+            "shared_prefix": shared_prefix,
+            "sessions": sessions,
+            "turns": (turns or 1) if sessions else None,
+            "trace": str(trace) if trace else None,
         },
     }
     search_out = None
@@ -264,7 +318,19 @@ def bench(
             writer = BatchWriter(store)
             runner = BenchRunner(
                 cfg,
-                Workload(isl, osl, dataset, num_prompts, burstiness, max_concurrency, probe_seconds),
+                Workload(
+                    isl,
+                    osl,
+                    dataset,
+                    num_prompts,
+                    burstiness,
+                    max_concurrency,
+                    probe_seconds,
+                    shared_prefix,
+                    sessions,
+                    turns,
+                    replay,
+                ),
                 writer,
                 run_fields,
                 cluster,
@@ -280,6 +346,8 @@ def bench(
                         "best": None if best is None else vars(best),
                         "probes": [vars(p) for p in probes],
                     }
+                elif replay is not None:
+                    runner.level()
                 else:
                     runner.sweep(levels, rate)
             except (DatasetError, ValueError) as exc:
@@ -380,7 +448,7 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
         return "—" if v is None else f"{v:,.1f}"
 
     for s in summaries:
-        level = f"c={s['concurrency']}" if s["concurrency"] else f"{s['rate']:g}/s"
+        level = _level_label(s)
         table.add_row(
             level,
             f"{s['completed']}/{s['requests']}",
@@ -397,8 +465,9 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
         )
     console.print(table)
     for s in summaries:
-        level = f"c={s['concurrency']}" if s["concurrency"] else f"{s['rate']:g}/s"
+        level = _level_label(s)
         console.print(f"[bold]{level}[/]:", end=" ")
+        _render_reuse(s)
         if s["usage_counted_from_stream"]:
             console.print(
                 f"[yellow]note:[/] the server sent no usage for {s['usage_counted_from_stream']} requests; "
@@ -425,6 +494,28 @@ def _render_bench(summaries: list[dict], sweep_id: str | None, db: Path | None) 
     console.print(
         f"[dim]stored in {db or 'the default results database'}; `tokenomy results show {sweep_id}`[/]"
     )
+
+
+def _level_label(s: dict) -> str:
+    if s.get("concurrency"):
+        return f"c={s['concurrency']}"
+    return f"{s['rate']:g}/s" if s.get("rate") else "trace"
+
+
+def _render_reuse(s: dict) -> None:
+    """Reuse workloads: the share of prompt tokens an earlier request sent; schedules: how late sends left."""
+    r = s.get("reuse")
+    if r:
+        who = f" in {r['sessions']} sessions x {r['turns']} turns" if r.get("sessions") else ""
+        console.print(
+            f"reuse: {r['share']:.1%} of {r['planned_prompt_tokens']:,} planned prompt tokens are a prefix an "
+            f"earlier request sent ({r['requests_reusing']:,} requests reuse one){who}"
+        )
+    late = s.get("send_late_ms")
+    if late and late.get("p99") is not None:
+        console.print(
+            f"sends vs schedule: p50 {late['p50']:.2f} ms, p99 {late['p99']:.2f} ms, max {late['max']:.2f} ms late"
+        )
 
 
 def _export_inferencex(path: Path, summaries: list[dict], model, hardware, backend, isl, osl) -> None:
@@ -455,7 +546,7 @@ def results_list(
     for col in ("run", "sweep", "when", "model", "mode", "level", "isl/osl", "status", "ok/requests"):
         table.add_column(col)
     for r in runs:
-        level = str(r["concurrency"]) if r["concurrency"] else f"{r['rate']}/s"
+        level = str(r["concurrency"]) if r["concurrency"] else f"{r['rate']}/s" if r["rate"] else r["mode"]
         table.add_row(
             r["run_id"],
             r["sweep_id"],

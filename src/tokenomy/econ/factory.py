@@ -494,7 +494,16 @@ def plan(scenario: Scenario, cat: Catalog | None = None, calibration: Calibratio
     ``cat``, the same catalog that prices them."""
     cat = cat or catalog()
     tiers = [resolve_tier(t, cat) for t in scenario.tiers]
-    gens = [plan_generation(g, tiers, scenario, cat, calibration) for g in scenario.generations]
+    routed = any(t.model_mix for t in tiers)
+    gens = []
+    for g in scenario.generations:
+        if routed:  # a tier's model mix: one sub-tier per model (see _routed_tiers)
+            sub, notes = _routed_tiers(scenario, g, cat, calibration)
+            gp = plan_generation(g, sub, scenario, cat, calibration)
+            gp.notes = notes + gp.notes
+        else:
+            gp = plan_generation(g, tiers, scenario, cat, calibration)
+        gens.append(gp)
     base = gens[0]
     ratios = []
     for g in gens[1:]:
@@ -526,6 +535,8 @@ def plan(scenario: Scenario, cat: Catalog | None = None, calibration: Calibratio
     ]
     for t in tiers:
         assumptions += [f"tier {u}" for u in t.unverified]
+    if routed:
+        assumptions.append(ROUTED_NOTE)
     assumptions.append(
         "Vera Rubin power and price are derived [U]: TDP-scaled all-in kW, $40B/GW capex fallback"
     )
@@ -568,7 +579,20 @@ def has_levers(scenario: Scenario) -> bool:
     return any(t.prefix_hit_rate or t.model_mix for t in scenario.tiers)
 
 
-def _routed_tiers(scenario: Scenario, gen: Generation, cat: Catalog) -> tuple[list[ResolvedTier], list[str]]:
+def parent_tier(tier_id: str) -> str:
+    """The scenario tier a plan row belongs to: a routed sub-tier ``medium@gpt-oss-120b`` is ``medium``'s."""
+    return tier_id.split("@", 1)[0]
+
+
+ROUTED_NOTE = (
+    "routed tiers: each model of a tier's model mix serves its share of the tier's tokens; the tier's "
+    "power splits by token share ÷ tokens per MW of each model on each generation"
+)
+
+
+def _routed_tiers(
+    scenario: Scenario, gen: Generation, cat: Catalog, calibration: Calibration | None = None
+) -> tuple[list[ResolvedTier], list[str]]:
     """Each routed tier split into one sub-tier per model: its token share of the tier's demand and the power
     those tokens need on this generation (share of power ∝ token share ÷ tokens per MW)."""
     out, notes = [], []
@@ -583,7 +607,7 @@ def _routed_tiers(scenario: Scenario, gen: Generation, cat: Catalog) -> tuple[li
             sub = ResolvedTier(**{**asdict(tier), "model": m, "model_mix": None})
             per_mw = []
             for h in gen.hardware:
-                unit, _ = _unit(sub, h.system, gen, scenario, cat)
+                unit, _ = _unit(sub, h.system, gen, scenario, cat, calibration)
                 per_mw.append((h.share, unit.output_tokens_per_day_per_mw if unit.reachable else 0.0))
             tpm = sum(s * v for s, v in per_mw)
             if tpm <= 0:
@@ -613,24 +637,8 @@ def _routed_tiers(scenario: Scenario, gen: Generation, cat: Catalog) -> tuple[li
 
 
 def plan_levered(scenario: Scenario, cat: Catalog | None = None) -> Plan:
-    """The plan with the tiers' prefix reuse and model routers applied (routed tiers as one sub-tier per model)."""
-    cat = cat or catalog()
-    if not any(t.model_mix for t in scenario.tiers):
-        return plan(scenario, cat)
-    base = plan(_without_levers(scenario, reuse=False, routing=True), cat)
-    gens = []
-    for gen in scenario.generations:
-        tiers, notes = _routed_tiers(scenario, gen, cat)
-        g = plan_generation(gen, tiers, scenario, cat)
-        g.notes = notes + g.notes
-        gens.append(g)
-    notes = [
-        "routed tiers: each model of a tier's model mix serves its share of the tier's tokens; the tier's "
-        "power splits by token share ÷ tokens per MW of each model on each generation"
-    ]
-    return Plan(
-        scenario=scenario.model_dump(), generations=gens, ratios=[], assumptions=base.assumptions + notes
-    )
+    """The plan with the tiers' prefix reuse and model routers applied: `plan` itself applies both."""
+    return plan(scenario, cat)
 
 
 @dataclass

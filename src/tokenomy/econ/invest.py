@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tokenomy.catalog import Catalog, catalog, normalize
 from tokenomy.catalog.markets import Markets, markets
-from tokenomy.econ.factory import plan, resolve_tier
+from tokenomy.econ.factory import parent_tier, plan, resolve_tier
 from tokenomy.econ.scenario import (
     EXAMPLE_YAML,
     Generation,
@@ -297,7 +297,7 @@ def unit_economics(sc: Scenario, names: list[str], cat: Catalog | None = None) -
     for gi, (gp, (gen, road)) in enumerate(zip(result.generations, resolved.values(), strict=True)):
         gpus_by_hw: dict[str, float] = {}
         for t in gp.tiers:
-            ti = tier_ids.index(t.tier)
+            ti = tier_ids.index(parent_tier(t.tier))  # a routed tier's models add up to it
             revenue[gi, ti] += t.revenue_usd / power_mw
             tokens[gi, ti] += t.sold_output_tokens_per_year / power_mw
             gpus_by_hw[t.hardware] = gpus_by_hw.get(t.hardware, 0.0) + t.gpus

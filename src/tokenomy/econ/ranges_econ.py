@@ -13,7 +13,13 @@ import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ import ranges as R
-from tokenomy.econ.factory import Plan, _frontier_cached, native_precision, scenario_calibration
+from tokenomy.econ.factory import (
+    Plan,
+    _frontier_cached,
+    native_precision,
+    parent_tier,
+    scenario_calibration,
+)
 from tokenomy.econ.scenario import Scenario
 from tokenomy.econ.tco import FALLBACK_CAPEX_USD_PER_GW, HOURS_PER_YEAR, PRESETS, Ownership, _system_of
 from tokenomy.perf.calibration import Calibration
@@ -209,13 +215,13 @@ def plan_model(
             acc = cat.accelerator(t.hardware)
             model = cat.model(t.model)
             prec = gen_spec.precision or native_precision(t.hardware, model.default_precision, cat)
-            spec = next((s for s in scenario.tiers if s.tier == t.tier), None)
+            spec = next((s for s in scenario.tiers if s.tier == parent_tier(t.tier)), None)
             hit_rate = spec.prefix_hit_rate if spec is not None else None
             f = _frontier_cached(
                 model.id, acc.id, prec, t.isl, t.osl, gen_spec.backend, hit_rate, calibration, cat
             )
             p = f.at_interactivity(t.min_tok_s_per_user, allow_extrapolation=scenario.allow_extrapolation)
-            tier_cat = cat.tiers.get(t.tier)
+            tier_cat = cat.tiers.get(parent_tier(t.tier))
             i_price = None
             if tier_cat is not None and spec is not None and spec.price_usd_per_mtok is None:
                 i_price = inputs.figure(
@@ -565,7 +571,7 @@ def invest_ranges(
                     continue
                 a = unit_arrays(u, m.env, f)
                 g = u.mw * a["gpus_per_mw"] / 1000.0
-                ti = u0.tiers.index(t.tier)
+                ti = u0.tiers.index(parent_tier(t.tier))
                 made = g * a["out_tput"] * SECONDS * a["util"]
                 rev[:, ti] += (
                     g

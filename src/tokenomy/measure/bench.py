@@ -24,8 +24,11 @@ from tokenomy.measure.client import (
     send,
 )
 from tokenomy.measure.http1 import Http1Pool
-from tokenomy.measure.metrics import Slo, summarize
+from tokenomy.measure.metrics import Slo, reuse_summary, send_lateness, summarize
 from tokenomy.measure.power import NvmlSampler
+from tokenomy.measure.workload import Conversation
+
+SPIN_S = 0.002  # trace replay: how early the scheduler wakes before a send, to send on time
 
 
 @dataclass
@@ -58,15 +61,53 @@ class LevelResult:
     partial_reason: str | None = None  # a worker died: what it had in flight is lost
 
 
-async def _run_one(sender, cfg: BenchConfig, prompt: Prompt, index: int, warm: bool) -> RequestResult:
-    r = await sender(
-        payload(cfg.model, prompt, cfg.api, cfg.ignore_eos, cfg.extra_body, cfg.min_tokens), index
-    )
+async def _run_one(
+    sender, cfg: BenchConfig, prompt: Prompt, index: int, warm: bool, due_s: float | None = None
+) -> RequestResult:
+    keep = prompt.session_id is not None  # a session's next turn carries this answer
+    body = payload(cfg.model, prompt, cfg.api, cfg.ignore_eos, cfg.extra_body, cfg.min_tokens)
+    r = await (sender(body, index, keep) if keep else sender(body, index))
     r.warmup = warm
     r.max_tokens = prompt.max_tokens
     if r.prompt_tokens is None and prompt.prompt_tokens_hint:
         r.prompt_tokens, r.prompt_tokens_estimated = prompt.prompt_tokens_hint, True
+    if prompt.reused_tokens is not None:
+        r.planned_tokens, r.reused_tokens = prompt.prompt_tokens_hint, prompt.reused_tokens
+        r.session_id, r.turn = prompt.session_id, prompt.turn
+    r.due_s = due_s
     return r
+
+
+async def _sessions(sender, cfg: BenchConfig, convs: Sequence[Conversation], concurrency: int, done) -> None:
+    """Conversations at ``concurrency`` at once, the turns of each in order: a turn is sent when the previous
+    answer is in. After a failed turn the session's later turns are not sent (failed, with the reason)."""
+    pending = list(convs)[::-1]
+    system_sent = cfg.warmup > 0
+
+    async def worker() -> None:
+        nonlocal system_sent
+        while pending:
+            c = pending.pop()
+            for t in range(c.turns):
+                p = c.request(t, system_sent)
+                system_sent = True
+                i = c.session_id * c.turns + t
+                r = await _run_one(sender, cfg, p, i, False)
+                done(r)
+                if not r.ok:
+                    for k in range(t + 1, c.turns):
+                        skipped = RequestResult(
+                            index=c.session_id * c.turns + k, ok=False, start_s=time.time()
+                        )
+                        skipped.error = f"skipped: turn {t + 1} of session {c.session_id} failed"
+                        skipped.session_id, skipped.turn = c.session_id, k
+                        done(skipped)
+                    break
+                c.record(
+                    p, r.answer or "", None if r.prompt_tokens_estimated else r.prompt_tokens, r.output_tokens
+                )
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
 
 
 async def generate(
@@ -81,12 +122,19 @@ async def generate(
     indices: Sequence[int] | None = None,
     start_at: float | Callable[[], Awaitable[float]] | None = None,
     warmup_index: int = 0,
+    arrivals_s: Sequence[float] | None = None,
+    sessions: Sequence[Conversation] | None = None,
+    warmup_prompts: Sequence[Prompt] | None = None,
 ) -> tuple[list[RequestResult], float, float, bool]:
-    """Send ``prompts`` (numbered ``indices``) at a concurrency or a rate; (results, t_start, t_end,
-    interrupted), wall-clock times. ``start_at`` (epoch s, or awaited after the warm-up for it) lines up
-    several generators."""
-    if (concurrency is None) == (rate is None):
-        raise ValueError("give either a concurrency or a rate")
+    """Send ``prompts`` (numbered ``indices``) at a concurrency, a rate or at the given ``arrivals_s`` (seconds
+    from the start: a trace); or run ``sessions`` at a concurrency. (results, t_start, t_end, interrupted),
+    wall-clock times. ``start_at`` (epoch s, or awaited after the warm-up for it) lines up several
+    generators. Warmup requests come from
+    ``warmup_prompts`` (else ``prompts``)."""
+    if (concurrency is None) + (rate is None) + (arrivals_s is None) != 2:
+        raise ValueError("give one of a concurrency, a rate or arrival times")
+    if sessions is not None and concurrency is None:
+        raise ValueError("sessions run at a concurrency")
     url = endpoint(cfg.url, cfg.api)
     idx = list(indices) if indices is not None else list(range(len(prompts)))
     results: list[RequestResult] = []
@@ -104,25 +152,28 @@ async def generate(
             pool = Http1Pool(url)
             stack.callback(pool.close)
 
-            def sender(body: dict, index: int):
-                return pool.send(body, cfg.api, index, cfg.timeout_s)
+            def sender(body: dict, index: int, keep_text: bool = False):
+                return pool.send(body, cfg.api, index, cfg.timeout_s, keep_text)
 
         else:
             session = await stack.enter_async_context(new_session())
 
-            def sender(body: dict, index: int):
-                return send(session, url, body, cfg.api, index, cfg.timeout_s)
+            def sender(body: dict, index: int, keep_text: bool = False):
+                return send(session, url, body, cfg.api, index, cfg.timeout_s, keep_text=keep_text)
 
         try:
+            warm = warmup_prompts or prompts
             for i in range(cfg.warmup):
-                p = prompts[i % len(prompts)]
+                p = warm[i % len(warm)]
                 done(await _run_one(sender, cfg, p, -1 - i - warmup_index, True))
             if callable(start_at):
                 start_at = await start_at()
             if start_at is not None:
                 await asyncio.sleep(max(0.0, start_at - time.time()))
             t_start = time.time()
-            if concurrency is not None:
+            if sessions is not None:
+                await _sessions(sender, cfg, sessions, concurrency, done)
+            elif concurrency is not None:
                 pending = list(zip(idx, prompts, strict=True))[::-1]
 
                 async def worker() -> None:
@@ -132,24 +183,34 @@ async def generate(
 
                 await asyncio.gather(*(worker() for _ in range(min(concurrency, len(prompts)))))
             else:
-                rng = np.random.default_rng(seed)
-                shape = max(burstiness, 1e-3)
-                arrivals = np.cumsum(rng.gamma(shape, 1.0 / (rate * shape), size=len(prompts)))
+                if arrivals_s is not None:
+                    arrivals = np.asarray(arrivals_s, dtype=float)
+                else:
+                    rng = np.random.default_rng(seed)
+                    shape = max(burstiness, 1e-3)
+                    arrivals = np.cumsum(rng.gamma(shape, 1.0 / (rate * shape), size=len(prompts)))
                 limit = asyncio.Semaphore(max_concurrency or len(prompts))
-                loop = asyncio.get_running_loop()
-                t0 = loop.time()
+                # the schedule runs on perf_counter: the loop's own clock can be millisecond-grained (uvloop)
+                clock = time.perf_counter
+                t0, wall0 = clock(), time.time()
 
-                async def one(i: int, p: Prompt) -> None:
+                async def one(i: int, p: Prompt, due: float) -> None:
                     async with limit:
-                        done(await _run_one(sender, cfg, p, i, False))
+                        done(await _run_one(sender, cfg, p, i, False, due))
 
                 tasks = []
+                # a trace's schedule is kept to the tenth of a millisecond: wake SPIN_S early (timers round
+                # to the millisecond), then yield to the loop until the send time
+                spin = SPIN_S if arrivals_s is not None else 0.0
                 for k, (i, p) in enumerate(zip(idx, prompts, strict=True)):
                     # absolute arrival times: a late wake-up does not shift the rest of the process
-                    delay = t0 + arrivals[k] - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    tasks.append(asyncio.create_task(one(i, p)))
+                    due = t0 + arrivals[k]
+                    delay = due - clock()
+                    if delay > spin:
+                        await asyncio.sleep(delay - spin)
+                    while spin and clock() < due:
+                        await asyncio.sleep(0)
+                    tasks.append(asyncio.create_task(one(i, p, wall0 + float(arrivals[k]))))
                 await asyncio.gather(*tasks)
         except asyncio.CancelledError:
             interrupted = True
@@ -167,16 +228,30 @@ async def run_level(
     max_concurrency: int | None = None,
     on_result: Callable[[RequestResult], None] | None = None,
     seed: int = 0,
+    arrivals_s: Sequence[float] | None = None,
+    sessions: Sequence[Conversation] | None = None,
+    warmup_prompts: Sequence[Prompt] | None = None,
 ) -> LevelResult:
-    """One measurement in this process: a fixed concurrency, or requests arriving at ``rate``/s (gamma
-    inter-arrival times of shape ``burstiness``; 1 = Poisson) with at most ``max_concurrency`` in flight."""
+    """One measurement in this process: a fixed concurrency, requests arriving at ``rate``/s (gamma
+    inter-arrival times of shape ``burstiness``; 1 = Poisson) or at ``arrivals_s`` (a trace), with at most
+    ``max_concurrency`` in flight; or ``sessions`` at a concurrency."""
     sampler = NvmlSampler() if cfg.power else None
     if sampler:
         sampler.__enter__()
     cpu0 = time.process_time()
     try:
         results, t_start, t_end, interrupted = await generate(
-            cfg, prompts, concurrency, rate, burstiness, max_concurrency, on_result, seed
+            cfg,
+            prompts,
+            concurrency,
+            rate,
+            burstiness,
+            max_concurrency,
+            on_result,
+            seed,
+            arrivals_s=arrivals_s,
+            sessions=sessions,
+            warmup_prompts=warmup_prompts,
         )
     finally:
         if sampler:
@@ -202,6 +277,11 @@ def finish_level(
     summary = summarize(
         results, t_end - t_start, cfg.slo, cfg.gpus, cfg.allin_kw_per_gpu, cfg.usd_per_gpu_hour
     )
+    reuse, late = reuse_summary(results), send_lateness(results)
+    if reuse:
+        summary["reuse"] = reuse
+    if late:
+        summary["send_late_ms"] = late
     summary["power"] = (
         _power(sampler, t_start, t_end, summary)
         if cfg.power

@@ -32,6 +32,9 @@ class Prompt:
     max_tokens: int
     messages: list[dict[str, str]] | None = None
     prompt_tokens_hint: int | None = None  # the intended length (words), before the server tokenizes
+    reused_tokens: int | None = None  # prompt tokens an earlier request already sent as the same prefix
+    session_id: int | None = None  # multi-turn workloads: the conversation and the turn in it
+    turn: int | None = None
 
 
 @dataclass
@@ -51,6 +54,13 @@ class RequestResult:
     itl_ms: list[float] = field(default_factory=list)
     warmup: bool = False
     max_tokens: int | None = None  # asked for (not stored): runs report how many answers came short
+    # reuse workloads (bench --shared-prefix, --sessions, --trace): what the workload planned for this request
+    planned_tokens: int | None = None  # prompt tokens intended (words: ~1 token each)
+    reused_tokens: int | None = None  # of those, a prefix an earlier request already sent
+    session_id: int | None = None
+    turn: int | None = None
+    due_s: float | None = None  # scheduled send time (epoch s) in rate and trace modes
+    answer: str | None = None  # the streamed text, kept only when asked (a session's next turn needs it)
 
     @property
     def output_tokens(self) -> int:
@@ -124,10 +134,11 @@ def _count(value: Any, name: str) -> int | None:
 class _Stream:
     """Per-request parser state: counts content events, remembers usage, sees [DONE]."""
 
-    __slots__ = ("api", "buf", "done", "prompt_tokens", "completion_tokens")
+    __slots__ = ("api", "buf", "done", "prompt_tokens", "completion_tokens", "text")
 
-    def __init__(self, api: Api):
+    def __init__(self, api: Api, keep_text: bool = False):
         self.api = api
+        self.text: list[str] | None = [] if keep_text else None  # the content, when kept
         self.buf = b""
         self.done = False
         self.prompt_tokens: int | None = None
@@ -174,10 +185,14 @@ class _Stream:
                         text = delta.get("content")
                         if (text and type(text) is str) or _reasoning(delta):
                             tokens += 1
+                            if self.text is not None and text and type(text) is str:
+                                self.text.append(text)
                 else:
                     text = choice.get("text")
                     if text and type(text) is str:
                         tokens += 1
+                        if self.text is not None:
+                            self.text.append(text)
             elif "error" in event:
                 raise StreamError(f"server error in stream: {str(event['error'])[:160]}")
             usage = event.get("usage")
@@ -260,12 +275,13 @@ async def send(
     index: int,
     timeout_s: float,
     clock=time.perf_counter,
+    keep_text: bool = False,
 ) -> RequestResult:
     """Stream one completion; timings from the request leaving (``new_session`` notes it; else from the call)
     to the arrival of each content event. ``timeout_s`` bounds the time to the first token and between tokens
-    (keep-alive comments do not reset it). Never raises."""
+    (keep-alive comments do not reset it); ``keep_text`` keeps the answer. Never raises."""
     result = RequestResult(index=index, ok=False, start_s=time.time())
-    stream = _Stream(api)
+    stream = _Stream(api, keep_text)
     loop = asyncio.get_running_loop()
     t0 = clock()
     wall0 = result.start_s
@@ -328,6 +344,8 @@ async def send(
         return result
     result.e2e_ms = (clock() - t0) * 1e3
     result.prompt_tokens, result.completion_tokens = stream.prompt_tokens, stream.completion_tokens
+    if stream.text is not None:
+        result.answer = "".join(stream.text)
     if result.ttft_ms is None:
         result.error = "no tokens streamed"
         return result

@@ -281,6 +281,8 @@ def run_distributed(
             return
         for r in batch:
             r.start_s -= cluster.offsets_s[k]
+            if r.due_s is not None:
+                r.due_s -= cluster.offsets_s[k]
             results.append(r)
             if on_result:
                 on_result(r)

@@ -60,9 +60,17 @@ HEAD = (
 class FakeOpenAI:
     """Serve on 127.0.0.1:``port``; ``served`` counts answered requests."""
 
-    def __init__(self, ttft_s: float = 0.05, gap_s: float = 0.01, slots: int | None = None, tokens=None):
+    def __init__(
+        self,
+        ttft_s: float = 0.05,
+        gap_s: float = 0.01,
+        slots: int | None = None,
+        tokens=None,
+        record: bool = False,
+    ):
         self.ttft_s, self.gap_s, self.tokens = ttft_s, gap_s, tokens
         self.slots = slots
+        self.bodies: list[dict] | None = [] if record else None  # ``record``: every request body, as received
         self.busy = 0  # requests generating now (at most ``slots``)
         self.queue: deque[_Answer] = deque()  # waiting for a slot
         self.served = 0
@@ -96,7 +104,10 @@ class FakeOpenAI:
             conn.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom")
             return conn.next_request()
         try:
-            n = int(self.tokens or json.loads(body).get("max_tokens") or 16)
+            req = json.loads(body)
+            n = int(self.tokens or req.get("max_tokens") or 16)
+            if self.bodies is not None:
+                self.bodies.append(req)
         except (ValueError, TypeError, AttributeError):
             n = 16
         chat = path.endswith("/chat/completions")

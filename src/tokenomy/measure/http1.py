@@ -23,9 +23,11 @@ class _Exchange:
         "until_close", "chunk_left", "pending", "error_body", "keep_alive", "finished", "on_end",
     )  # fmt: skip
 
-    def __init__(self, api: Api, result: RequestResult, t0: float, fut: asyncio.Future):
+    def __init__(
+        self, api: Api, result: RequestResult, t0: float, fut: asyncio.Future, keep_text: bool = False
+    ):
         self.api, self.result, self.fut, self.t0 = api, result, fut, t0
-        self.stream = _Stream(api)
+        self.stream = _Stream(api, keep_text)
         self.last: float | None = None
         self.n = 0
         self.head = b""
@@ -247,7 +249,9 @@ class Http1Pool:
         self.idle.clear()
         self.all.clear()
 
-    async def send(self, body: dict, api: Api, index: int, timeout_s: float) -> RequestResult:
+    async def send(
+        self, body: dict, api: Api, index: int, timeout_s: float, keep_text: bool = False
+    ) -> RequestResult:
         """Stream one completion like ``client.send``: never raises, every failure has a reason."""
         loop = asyncio.get_running_loop()
         result = RequestResult(index=index, ok=False, start_s=time.time())
@@ -283,7 +287,7 @@ class Http1Pool:
                 return result
             t0 = time.perf_counter()
             result.start_s = wall0 + (t0 - c0)
-            ex = _Exchange(api, result, t0, fut)
+            ex = _Exchange(api, result, t0, fut, keep_text)
             conn.ex = ex
             conn.transport.write(request)
             try:
@@ -310,6 +314,8 @@ class Http1Pool:
             result.e2e_ms = (t_end - t0) * 1e3
             result.prompt_tokens = ex.stream.prompt_tokens
             result.completion_tokens = ex.stream.completion_tokens
+            if ex.stream.text is not None:
+                result.answer = "".join(ex.stream.text)
             if result.ttft_ms is None:
                 result.error = "no tokens streamed"
                 return result

@@ -143,3 +143,31 @@ def summarize(
             tput = summary["tput_per_gpu"]
             summary["usd_per_mtok"] = usd_per_gpu_hour / (tput * 3600 / 1e6) if tput else None
     return summary
+
+
+def reuse_summary(results: Sequence[RequestResult]) -> dict | None:
+    """Reuse workloads: the share of planned prompt tokens that are a prefix an earlier request sent (all
+    measured requests, failed ones too: what was replayed) and the sessions; None for other workloads."""
+    measured = [r for r in results if not r.warmup]
+    planned = [r for r in measured if r.planned_tokens is not None]
+    if not planned:
+        return None
+    total = sum(r.planned_tokens for r in planned)
+    reused = sum(r.reused_tokens or 0 for r in planned)
+    out: dict = {
+        "planned_prompt_tokens": total,
+        "reused_prompt_tokens": reused,
+        "share": reused / total if total else 0.0,
+        "requests_reusing": sum(1 for r in planned if r.reused_tokens),
+    }
+    sessions = {r.session_id for r in measured if r.session_id is not None}
+    if sessions:
+        out["sessions"] = len(sessions)
+        out["turns"] = max(r.turn for r in measured if r.turn is not None) + 1
+    return out
+
+
+def send_lateness(results: Sequence[RequestResult]) -> dict | None:
+    """Rate and trace modes: how late each request left against its schedule (ms), or None."""
+    late = [(r.start_s - r.due_s) * 1e3 for r in results if not r.warmup and r.due_s is not None]
+    return distribution(late) | {"max": max(late)} if late else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import time
 from collections.abc import Callable
@@ -18,7 +19,13 @@ from tokenomy.measure.client import Prompt, RequestResult
 from tokenomy.measure.live import LiveStats
 from tokenomy.measure.power import NvmlSampler
 from tokenomy.measure.search import Probe, is_saturated, search
-from tokenomy.measure.workload import load_dataset, random_prompts
+from tokenomy.measure.workload import (
+    conversations,
+    load_dataset,
+    random_prompts,
+    trace_prompts,
+    with_shared_prefix,
+)
 from tokenomy.measure.writer import BatchWriter
 
 
@@ -41,6 +48,12 @@ class Workload:
     burstiness: float = 1.0
     max_concurrency: int | None = None
     probe_s: float = 10.0  # rate levels without --num-prompts last about this long
+    shared_prefix: int = 0  # every prompt starts with the same system prompt of this many words
+    sessions: int | None = None  # multi-turn: this many conversations of `turns` turns per level
+    turns: int | None = None
+    trace: list | None = (
+        None  # a Mooncake trace (workloads.mooncake.TraceRequest), replayed at its timestamps
+    )
 
 
 @dataclass
@@ -57,30 +70,55 @@ class BenchRunner:
     def prompts(self, n: int) -> list[Prompt]:
         w = self.work
         if w.dataset:
-            return load_dataset(w.dataset, n, w.osl)
-        return random_prompts(n, w.isl, w.osl, seed=len(self.levels))
+            prompts = load_dataset(w.dataset, n, w.osl)
+        else:
+            prompts = random_prompts(n, w.isl, w.osl, seed=len(self.levels))
+        if w.shared_prefix:
+            prompts = with_shared_prefix(prompts, w.shared_prefix, warm=self.cfg.warmup > 0)
+        return prompts
+
+    def _warmup_prompts(self) -> list[Prompt] | None:
+        """Reuse workloads warm up with prompts of their own, so that warming does not change what is reused:
+        the system prompt alone is shared with the measured requests; a trace shares nothing with them."""
+        w = self.work
+        if not (w.shared_prefix or w.sessions or w.trace) or not self.cfg.warmup:
+            return None
+        warm = random_prompts(self.cfg.warmup, w.isl, w.osl, seed=10_000 + len(self.levels))
+        return with_shared_prefix(warm, w.shared_prefix, True) if w.shared_prefix else warm
 
     def level(self, concurrency: int | None = None, rate: float | None = None) -> LevelResult:
         """Run, store and summarize one level; ``summary`` carries run_id, status and how it was stored."""
         w = self.work
-        if w.num_prompts:
-            n = w.num_prompts
-        elif concurrency:
-            n = 10 * concurrency
+        sessions = arrivals = None
+        if w.trace is not None:
+            prompts, arrivals = trace_prompts(w.trace, w.num_prompts)
+            n = len(prompts)
+        elif w.sessions:
+            sessions = conversations(
+                w.sessions, w.turns or 1, w.isl, w.osl, len(self.levels), w.shared_prefix
+            )
+            prompts, n = [], w.sessions * (w.turns or 1)
         else:
-            n = max(20, math.ceil(rate * w.probe_s))
-        prompts = self.prompts(n)
+            if w.num_prompts:
+                n = w.num_prompts
+            elif concurrency:
+                n = 10 * concurrency
+            else:
+                n = max(20, math.ceil(rate * w.probe_s))
+            prompts = self.prompts(n)
         run_id = self.writer.call(
             self.writer.store.start_run,
             self.sweep_id,
-            mode="concurrency" if concurrency else "rate",
+            mode="trace" if arrivals is not None else "concurrency" if concurrency else "rate",
             concurrency=concurrency,
             rate=rate,
             num_prompts=n,
             **self.run_fields,
         )
         self.sweep_id = self.sweep_id or run_id
-        label = f"c={concurrency}" if concurrency else f"{rate:.4g} req/s"
+        label = (
+            "trace" if arrivals is not None else f"c={concurrency}" if concurrency else f"{rate:.4g} req/s"
+        )
         stats = LiveStats(label, n)
         put = self.writer.put
         got: list[RequestResult] = []
@@ -92,10 +130,15 @@ class BenchRunner:
             stats.add(r)
 
         t0 = time.time()
+        if arrivals is not None:  # the prompts built so far are never garbage: no collector pause scans them
+            gc.collect()
+            gc.freeze()
         try:
-            res = self._generate(prompts, concurrency, rate, on_result, stats)
+            res = self._generate(prompts, concurrency, rate, on_result, stats, arrivals, sessions)
         except KeyboardInterrupt:  # a second Ctrl-C, or one between levels: keep what finished
             res = finish_level(self.cfg, concurrency, rate, got, t0, time.time(), True)
+        finally:
+            gc.unfreeze()
         self.writer.flush()
         return self._finish(res, run_id)
 
@@ -115,16 +158,29 @@ class BenchRunner:
         self.levels.append(res)
         return res
 
-    def _generate(self, prompts, concurrency, rate, on_result, stats) -> LevelResult:
+    def _generate(
+        self, prompts, concurrency, rate, on_result, stats, arrivals=None, sessions=None
+    ) -> LevelResult:
         w = self.work
         with self.live(stats):
             if self.cluster is None:
                 res = run_loop(
                     run_level(
-                        self.cfg, prompts, concurrency, rate, w.burstiness, w.max_concurrency, on_result
+                        self.cfg,
+                        prompts,
+                        concurrency,
+                        rate,
+                        w.burstiness,
+                        w.max_concurrency,
+                        on_result,
+                        arrivals_s=arrivals,
+                        sessions=sessions,
+                        warmup_prompts=self._warmup_prompts(),
                     )
                 )
             else:
+                if arrivals is not None or sessions is not None:
+                    raise ValueError("trace and session replay run in this process, not on Ray workers")
                 from tokenomy.measure.distributed import run_distributed
 
                 sampler = NvmlSampler() if self.cfg.power else None

@@ -10,12 +10,16 @@ every tier is recomputed, and one in a slow tier is reloaded only when that beat
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
 from tokenomy.perf.ops import Parallel, Precision, StepCost, kv_cache_bytes_per_gpu, prefill_cost
+
+if TYPE_CHECKING:
+    from tokenomy.perf.calibration import Calibration
 
 
 def cached_prefill_cost(
@@ -275,9 +279,11 @@ def predicted_prefix_saving(
     precision: str | None = None,
     tp: int = 1,
     cat: Catalog | None = None,
+    calibration: Calibration | None = None,
 ) -> PrefixSaving:
     """What the model predicts a shared, cached prompt prefix saves in TTFT at concurrency 1 (llama.cpp reuses
-    a cached prompt prefix), on a catalog hardware with the calibration's efficiencies for ``backend``."""
+    a cached prompt prefix), on a catalog hardware with ``calibration``'s (else the packaged) efficiencies for
+    ``backend``."""
     from tokenomy.perf.calibration import load_calibration
     from tokenomy.perf.hardware import default_kv_precision, hardware_spec
     from tokenomy.perf.ops import serving_precision
@@ -290,7 +296,7 @@ def predicted_prefix_saving(
     hw = hardware_spec(hardware, cat)
     precision = precision or m.default_precision
     prec = serving_precision(m.architecture, precision, precision, default_kv_precision(precision, backend))
-    eff = load_calibration().efficiency(backend, hw.family)
+    eff = (calibration or load_calibration()).efficiency(backend, hw.family)
     one = np.ones(1, int)
     par = Parallel(tp=one * tp, pp=one, dp=one, moe_tp=one * tp, moe_ep=one)
     x = np.array([float(isl)])

@@ -50,7 +50,11 @@ def render_report(scenario: Scenario | None = None, result: Plan | None = None, 
     from tokenomy.validation import validate
 
     sc = scenario or default_scenario()
-    result = result or plan(sc)
+    if result is None:  # drawn by tier: a routed tier's models appear in the levers table, not as sub-tiers
+        from tokenomy.econ.factory import _without_levers
+
+        routed = any(t.model_mix for t in sc.tiers)
+        result = plan(_without_levers(sc, reuse=False, routing=True) if routed else sc)
     cat = catalog()
     paid = [t for t in result.generations[0].tiers if t.price_usd_per_mtok > 0] or result.generations[0].tiers
     focus = paid[0]
