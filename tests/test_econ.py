@@ -11,11 +11,13 @@ from tokenomy.catalog import catalog
 from tokenomy.cli import app
 from tokenomy.econ.capacity import capacity
 from tokenomy.econ.claims import audit_claims
+from tokenomy.econ.cost import priced_frontier
 from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.factory import plan
 from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, default_scenario, parse_scenario
-from tokenomy.econ.tco import capital_recovery_factor, gpu_hour_cost, usd_per_mtok
+from tokenomy.econ.tco import capital_recovery_factor, gpu_hour_cost
 from tokenomy.perf.frontier import frontier
+from tokenomy.units import usd_per_mtok
 
 runner = CliRunner()
 
@@ -52,9 +54,24 @@ def test_presets_are_the_inferencex_constants():
 
 def test_cost_per_mtok_is_the_inferencex_formula():
     assert usd_per_mtok(2.0, 1000.0) == pytest.approx(2.0 / (1000.0 * 3600 / 1e6))
-    f = frontier("llama-3.1-70b", "h100", "fp8", 1024, 1024, cost_basis="hyperscaler")
-    for p in f.points:
-        assert p.usd_per_mtok == pytest.approx(1.30 / (p.tput_per_gpu * 3600 / 1e6))
+    priced = priced_frontier(frontier("llama-3.1-70b", "h100", "fp8", 1024, 1024), "hyperscaler")
+    assert priced.usd_per_gpu_hour == 1.30 and priced.frontier.points
+    rows = priced.as_dict()["points"]
+    for p, row in zip(priced.frontier.points, rows, strict=True):
+        assert priced.usd_per_mtok(p) == pytest.approx(1.30 / (p.tput_per_gpu * 3600 / 1e6))
+        assert row["usd_per_mtok"] == priced.usd_per_mtok(p)
+
+
+def test_perf_carries_no_money():
+    """Prices are econ's: a frontier and a hardware spec hold tokens, seconds and watts only."""
+    from dataclasses import fields
+
+    from tokenomy.perf.frontier import Frontier, FrontierPoint
+    from tokenomy.perf.hardware import HardwareSpec
+
+    for cls in (Frontier, FrontierPoint, HardwareSpec):
+        names = [f.name for f in fields(cls)]
+        assert not [n for n in names if "usd" in n or "cost" in n or "price" in n], cls
 
 
 def test_energy_by_hand():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tokenomy.catalog import catalog
+from tokenomy.econ.cost import priced_frontier
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.frontier import deployments, frontier, pareto_mask
 from tokenomy.perf.hardware import hardware_spec
@@ -174,7 +175,8 @@ def test_frontier_is_a_pareto_front_with_costs():
     assert users == sorted(users) and tputs == sorted(tputs, reverse=True)
     p = f.points[0]
     assert p.tok_s_per_mw == pytest.approx(p.tput_per_gpu * 1000 / 1.73)
-    assert p.usd_per_mtok == pytest.approx(1.74 / (p.tput_per_gpu * 3600 / 1e6))
+    priced = priced_frontier(f, "neocloud")
+    assert priced.usd_per_mtok(p) == pytest.approx(1.74 / (p.tput_per_gpu * 3600 / 1e6))
 
 
 def test_pareto_mask_keeps_only_undominated_points():

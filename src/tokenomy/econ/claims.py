@@ -15,12 +15,15 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.schema import Claim, MissingFigureError
 from tokenomy.econ.factory import native_precision, plan
 from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
+from tokenomy.econ.tco import preset_usd_per_gpu_hour
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, best_frontier
+from tokenomy.units import usd_per_mtok
 
 DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
 DEFAULT_ISL, DEFAULT_OSL = 1024, 1024
 DEFAULT_TOK_S_PER_USER = 50.0  # where a per-GPU or per-MW figure names no interactivity
+CLAIM_COST_BASIS = "neocloud"  # the $/GPU-hour preset a $/M-token claim is recomputed at
 
 
 @dataclass
@@ -110,14 +113,15 @@ class _Ctx:
 
 
 def _metric_at(
-    f: Frontier, metric: str, tok_s_per_user: float | None, assumptions: list[str]
+    f: Frontier, metric: str, tok_s_per_user: float | None, assumptions: list[str], cat: Catalog
 ) -> float | None:
-    """tok/s per MW or per GPU on a frontier: at an interactivity, or at maximum volume when none is stated."""
+    """tok/s per MW or per GPU on a frontier: at an interactivity, or at maximum volume when none is stated;
+    $/M tokens at the neocloud preset, at an interactivity (50 tok/s/user when none is stated)."""
     attr = {
         "tok_s_per_mw": "tok_s_per_mw",
         "tok_s_per_gpu": "tput_per_gpu",
         "tok_s_per_gw": "tok_s_per_mw",
-        "usd_per_mtok": "usd_per_mtok",
+        "usd_per_mtok": "tput_per_gpu",
     }[metric]
     if not f.points:
         return None
@@ -129,10 +133,17 @@ def _metric_at(
             assumptions.append("interactivity not stated: maximum-volume point of the frontier")
             values = [getattr(p, attr) for p in f.points if getattr(p, attr) is not None]
             return max(values) if values else None
+    price = None
+    if metric == "usd_per_mtok":
+        price = preset_usd_per_gpu_hour(cat.accelerator(f.hardware), CLAIM_COST_BASIS)
+        if not price:
+            return None
     value = f.interpolate(tok_s_per_user, attr)
     if value is None:
         p = f.at_interactivity(tok_s_per_user)
         value = getattr(p, attr) if p else None
+    if price is not None and value is not None:
+        return usd_per_mtok(price, value)
     return value
 
 
@@ -162,19 +173,19 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
         if c.sweep == "inferencex-v1":
             a.append("like-for-like sweep of InferenceX v1: TP 1-8, concurrency 4-64, best framework")
         metric = "tok_s_per_mw" if claim.metric == "tok_s_per_gw" else claim.metric
-        ours = _metric_at(f, metric, c.tok_s_per_user, a)
+        ours = _metric_at(f, metric, c.tok_s_per_user, a, cat)
         if claim.kind == "ratio" and ours is not None and not c.baseline:
             # Dynamo's claims: disaggregated serving against aggregated on the same hardware.
             fd = ctx.frontier(model, hw, c.precision, isl, osl, disagg=True)
             f = ctx.frontier(model, hw, c.precision, isl, osl, sweep="agg-only")
-            ours = _metric_at(f, metric, c.tok_s_per_user, [])
+            ours = _metric_at(f, metric, c.tok_s_per_user, [], cat)
             a.append("baseline not stated: disaggregated vs aggregated serving on the same hardware")
-            dis = _metric_at(fd, metric, c.tok_s_per_user, [])
+            dis = _metric_at(fd, metric, c.tok_s_per_user, [], cat)
             ours = dis / ours if dis else None
         elif claim.kind == "ratio" and ours is not None:
             fb = ctx.frontier(model, c.baseline, c.baseline_precision, isl, osl, sweep=c.sweep)
             a.append(f"baseline {fb.hardware} {fb.precision}")
-            base = _metric_at(fb, metric, c.tok_s_per_user, [])
+            base = _metric_at(fb, metric, c.tok_s_per_user, [], cat)
             ours = ours / base if base else None
         if claim.kind == "ratio" and ours is None and c.baseline and c.tok_s_per_user:
             fb = ctx.frontier(model, c.baseline, c.baseline_precision, isl, osl, sweep=c.sweep)
@@ -187,7 +198,7 @@ def _check(claim: Claim, ctx: _Ctx) -> ClaimCheck:
                     f"neither reaches {c.tok_s_per_user:g} tok/s/user in our model: compared at "
                     f"{reach:.0f} tok/s/user, the fastest both reach"
                 )
-                top, base = _metric_at(f, metric, reach, []), _metric_at(fb, metric, reach, [])
+                top, base = _metric_at(f, metric, reach, [], cat), _metric_at(fb, metric, reach, [], cat)
                 ours = top / base if top and base else None
         elif claim.metric == "usd_per_mtok" and ours is None:
             a.append("no $/GPU-hour preset")

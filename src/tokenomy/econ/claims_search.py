@@ -18,6 +18,7 @@ import numpy as np
 from tokenomy.catalog.schema import Claim
 from tokenomy.econ import ranges as R
 from tokenomy.econ.factory import native_precision
+from tokenomy.units import tok_s_per_mw, usd_per_mtok
 
 ISL_OSL = ((1024, 1024), (8192, 1024), (1024, 8192))
 BASES = ("owned", "hyperscaler", "neocloud", "rental")
@@ -134,7 +135,7 @@ class _Curve:
         v = self.f.interpolate(min(max(x, self.lo), self.hi), self.attr)
         if v is None:
             return None
-        return self.usd_h / (v * 3600 / 1e6) if self.usd_h is not None else v
+        return usd_per_mtok(self.usd_h, v) if self.usd_h is not None else v
 
 
 def _grid(lo: float, hi: float, stated: float | None) -> np.ndarray:
@@ -595,13 +596,13 @@ def measured_check(claim: Claim, ctx, model: str) -> dict | None:
     def conv(sys_id: str) -> float:
         """tok/s per GPU → the claim's metric (per MW of all-in power); 1 for per GPU."""
         if claim.metric in ("tok_s_per_mw", "tok_s_per_gw"):
-            return 1000.0 / cat.accelerator(sys_id).require("allin_kw")
+            return tok_s_per_mw(1.0, cat.accelerator(sys_id).require("allin_kw"))
         return 1.0
 
     def value(sys_id: str, prec: str | None) -> tuple[float | None, list]:
         v, rows = _measured_best(sys_id, prec, isl, osl, at)
         if v is not None and claim.metric == "usd_per_mtok":
-            return cat.accelerator(sys_id).require("usd_per_gpu_hour_neocloud") / (v * 3600 / 1e6), rows
+            return usd_per_mtok(cat.accelerator(sys_id).require("usd_per_gpu_hour_neocloud"), v), rows
         return (None if v is None else v * conv(sys_id)), rows
 
     where = f"ISL/OSL {_short(isl)}/{_short(osl)}" + (

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
+from tokenomy import units as U
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.scenario import Generation, Scenario, TierSpec
@@ -168,7 +169,7 @@ class GenerationPlan:
     @property
     def cost_usd_per_mtok(self) -> float | None:
         sold = sum(t.sold_output_tokens_per_year for t in self.tiers)
-        return self.cost_usd / (sold / 1e6) if sold else None
+        return U.usd_per_mtok_of(self.cost_usd, sold) if sold else None
 
 
 @dataclass
@@ -336,7 +337,7 @@ def _unit(
     region = cat.region(scenario.region)
     cost = gpu_hour_cost(hw_query, scenario.cost_basis, region, scenario.pue, scenario.ownership, cat)
     allin_kw = acc.require("allin_kw")
-    gpus_per_mw = 1000.0 / (allin_kw * scenario.pue)
+    gpus_per_mw = U.gpus_per_mw(allin_kw, scenario.pue)
     out_tok_s_gpu = point.output_tput_per_gpu
     in_tok_s_gpu = point.tput_per_gpu - out_tok_s_gpu
     revenue_gpu_year = (
@@ -395,7 +396,7 @@ def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario,
     )
     t.cost_usd = t.gpus * g.cost_usd_year
     t.margin_usd = t.revenue_usd - t.cost_usd
-    t.cost_usd_per_mtok = t.cost_usd / (sold / 1e6) if sold else None
+    t.cost_usd_per_mtok = U.usd_per_mtok_of(t.cost_usd, sold) if sold else None
 
 
 def _allocate(

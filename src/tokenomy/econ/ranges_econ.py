@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tokenomy import units as U
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ import ranges as R
 from tokenomy.econ.factory import Plan, _frontier_cached, native_precision, scenario_calibration
@@ -162,7 +163,7 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
         power_h = allin * pue * u.elec * _col(f, u.i_elec)
         usd_h = capex_h + opex_h + power_h
     grid = u.grid * _col(f, u.i_grid) * one
-    j_fac = allin * 1000.0 / tput * pue
+    j_fac = U.joules_per_token(allin, tput) * pue
     return {
         "pue": pue,
         "util": util,
@@ -173,7 +174,7 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
         "power_h": power_h,
         "opex_h": opex_h,
         "usd_h": usd_h,
-        "gpus_per_mw": 1000.0 / (allin * pue),
+        "gpus_per_mw": U.gpus_per_mw(allin, pue),
         "price": u.price * _col(f, u.i_price) * one,
         "j_per_token": j_fac,
         "wh_per_query": j_fac * (u.isl + u.osl) / 3600.0,
@@ -278,7 +279,7 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
                 "revenue_usd": rev,
                 "cost_usd": cost,
                 "margin_usd": rev - cost,
-                "cost_usd_per_mtok": cost / (sold / 1e6),
+                "cost_usd_per_mtok": U.usd_per_mtok_of(cost, sold),
                 "tput_per_gpu": a["tput"],
                 "joules_per_token": a["j_per_token"],
                 "wh_per_query": a["wh_per_query"],
@@ -292,7 +293,7 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
             out[f"{gname}.{k}"] = v
         sold = tot["output_tokens_per_year"]
         out[f"{gname}.cost_usd_per_mtok"] = np.where(
-            sold > 0, tot["cost_usd"] / np.where(sold > 0, sold, 1) * 1e6, np.nan
+            sold > 0, U.usd_per_mtok_of(tot["cost_usd"], np.where(sold > 0, sold, 1)), np.nan
         )
     if m.gens:
         base = m.gens[0][0]
@@ -422,9 +423,9 @@ def cost_ranges(
         for u, env, _ in rows:
             a = unit_arrays(u, env, f)
             out[f"{u.name}.usd_per_gpu_hour"] = a["usd_h"]
-            out[f"{u.name}.usd_per_mtok"] = a["usd_h"] / (a["tput"] * 3600.0 / 1e6)
-            out[f"{u.name}.usd_per_output_mtok"] = a["usd_h"] / (a["out_tput"] * 3600.0 / 1e6)
-            out[f"{u.name}.tok_s_per_mw"] = a["tput"] * 1000.0 / a["allin"]
+            out[f"{u.name}.usd_per_mtok"] = U.usd_per_mtok(a["usd_h"], a["tput"])
+            out[f"{u.name}.usd_per_output_mtok"] = U.usd_per_mtok(a["usd_h"], a["out_tput"])
+            out[f"{u.name}.tok_s_per_mw"] = U.tok_s_per_mw(a["tput"], a["allin"])
             out[f"{u.name}.joules_per_token"] = a["j_per_token"]
             out[f"{u.name}.wh_per_query"] = a["wh_per_query"]
             out[f"{u.name}.gco2_per_mtok"] = a["gco2_per_mtok"]

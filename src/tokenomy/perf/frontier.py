@@ -1,5 +1,6 @@
 """Throughput–interactivity frontiers: every feasible deployment × concurrency in one vectorized evaluation,
-then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU, per MW and per dollar.
+then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU and per MW of all-in power. Physics only:
+the dollars of a frontier are econ's (:func:`tokenomy.econ.cost.priced_frontier`).
 
 A frontier is drawn for one backend and one way of serving (aggregated or disaggregated, with or without MTP);
 :func:`best_frontier` takes the upper envelope over backends and ways of serving, as InferenceX draws a GPU's
@@ -28,6 +29,7 @@ from tokenomy.perf.serving import (
     predict_disaggregated,
     predict_serving,
 )
+from tokenomy.units import tok_s_per_mw
 
 CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64 distinct levels, 1 to 4096
 DISAGG_CONCURRENCIES = CONCURRENCIES[::2]  # per decode engine: every other level keeps the grid small
@@ -112,7 +114,6 @@ class FrontierPoint:
     tput_per_gpu: float  # (input + output) tok/s per GPU serving, prefill pool included
     output_tput_per_gpu: float  # output tok/s per GPU serving, prefill pool included
     tok_s_per_mw: float | None
-    usd_per_mtok: float | None
     ttft_ms: float
     tpot_ms: float
     concurrency: int  # requests in flight per engine (per decode engine with its prefill share)
@@ -161,8 +162,6 @@ class Frontier:
     backend: str
     isl: int
     osl: int
-    cost_basis: str
-    usd_per_gpu_hour: float | None
     allin_kw_per_gpu: float | None
     points: list[FrontierPoint]
     evaluated: int
@@ -296,7 +295,6 @@ def frontier(
     isl: int = 1024,
     osl: int = 1024,
     backend: str | None = None,
-    cost_basis: str = "neocloud",
     max_gpus: int | None = None,
     calibration: Calibration | None = None,
     concurrencies: np.ndarray | None = None,
@@ -339,7 +337,6 @@ def frontier(
     points: list[FrontierPoint] = []
     backed_only: list[FrontierPoint] = []
     evaluated = feasible = 0
-    price = hw.usd_per_gpu_hour.get(cost_basis)
     n_extra = 0
     if g is not None:
         res, grid, c = g.res, g.par, g.conc
@@ -375,8 +372,7 @@ def frontier(
                     tok_s_per_user=float(user[i]),
                     tput_per_gpu=t,
                     output_tput_per_gpu=float(res.output_tput_per_gpu[i]),
-                    tok_s_per_mw=t * 1000.0 / hw.allin_kw if hw.allin_kw else None,
-                    usd_per_mtok=price / (t * 3600 / 1e6) if price else None,
+                    tok_s_per_mw=tok_s_per_mw(t, hw.allin_kw) if hw.allin_kw else None,
                     ttft_ms=float(res.ttft_ms[i]),
                     tpot_ms=float(res.tpot_ms[i]),
                     concurrency=int(c[i]),
@@ -410,8 +406,6 @@ def frontier(
     assumptions = [f"unverified input: {u}" for u in hw.unverified]
     if not hw.allin_kw:
         assumptions.append("no all-in power in the catalog: tok/s per MW not computed")
-    if not price:
-        assumptions.append(f"no {cost_basis} $/GPU-hour preset in the catalog: $/M tokens not computed")
     if n_extra:
         assumptions.append(
             f"{n_extra} of {len(points)} frontier points (marked *) lie beyond what measured {backend} data on "
@@ -446,8 +440,6 @@ def frontier(
         backend=backend,
         isl=isl,
         osl=osl,
-        cost_basis=cost_basis,
-        usd_per_gpu_hour=price,
         allin_kw_per_gpu=hw.allin_kw,
         points=points,
         evaluated=evaluated,

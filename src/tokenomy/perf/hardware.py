@@ -28,7 +28,8 @@ def default_kv_precision(weight_precision: str, backend: str) -> str:
 
 @dataclass(frozen=True)
 class HardwareSpec:
-    """One accelerator: dense peaks (FLOP/s), memory (bytes, bytes/s), links (bytes/s, one direction)."""
+    """One accelerator: dense peaks (FLOP/s), memory (bytes, bytes/s), links (bytes/s, one direction), all-in
+    power (kW). Physics only: its prices are econ's (:func:`tokenomy.econ.tco.preset_usd_per_gpu_hour`)."""
 
     id: str
     family: str
@@ -39,7 +40,6 @@ class HardwareSpec:
     scaleout_bw: float
     scaleup_domain: int
     allin_kw: float | None
-    usd_per_gpu_hour: dict[str, float]
     unverified: tuple[str, ...] = ()
 
     def native(self, precision: str) -> bool:
@@ -103,11 +103,6 @@ def _hardware_spec(query: str, cat: Catalog) -> HardwareSpec:
         scaleout_bw=(scaleout or 100.0) * 1e9 / 2,
         scaleup_domain=_domain_size(acc, cat),
         allin_kw=acc.value("allin_kw"),
-        usd_per_gpu_hour={
-            k: v
-            for k in ("hyperscaler", "neocloud", "rental")
-            if (v := acc.value(f"usd_per_gpu_hour_{k}")) is not None
-        },
         unverified=tuple(f for f in acc.unverified_figures() if f in used)
         + (() if scaleout else ("scaleout_bw_gbps (assumed 400 Gb/s)",)),
     )

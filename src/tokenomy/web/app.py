@@ -9,7 +9,6 @@ security headers, and a server bound to loopback answers only to loopback host n
 from __future__ import annotations
 
 import base64
-import dataclasses
 import functools
 import hashlib
 import html
@@ -28,7 +27,7 @@ from tokenomy.catalog import KINDS, UnknownIdError, catalog
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.catalog.views import list_entries, show_entry
 from tokenomy.econ.claims import audit_claims, checks_as_dicts
-from tokenomy.econ.cost import cost_report
+from tokenomy.econ.cost import cost_report, priced_frontier
 from tokenomy.econ.factory import plan
 from tokenomy.econ.scenario import Scenario, default_scenario
 from tokenomy.perf.frontier import frontier
@@ -221,7 +220,8 @@ async def api_catalog(
 
 @functools.lru_cache(maxsize=256)
 def _frontier(*args: Any) -> bytes:
-    return _json(dataclasses.asdict(frontier(*args)))
+    *physics, cost_basis = args
+    return _json(priced_frontier(frontier(*physics), cost_basis).as_dict())
 
 
 @app.get("/api/frontier")
