@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -182,6 +183,21 @@ def test_every_claim_is_checked_with_a_ratio():
         assert c.ratio_verdict in ("within 1.5x", "within 3x", "not supported")
     cm = next(c for c in checks if c.id == "cloudmatrix-2.3x-w-per-flop")
     assert cm.ratio == pytest.approx(1.0, abs=0.05)  # the claim is arithmetic on catalog figures
+
+
+def test_every_catalog_claim_metric_has_one_checker():
+    """claims dispatches by metric through a registry: every metric the catalog uses has a checker, and a metric
+    none knows is a 'cannot check', not a crash."""
+    from tokenomy.econ.claims import CHECKERS
+
+    used = {c.metric for c in catalog().claims.values()}
+    assert used <= set(CHECKERS), used - set(CHECKERS)
+    assert all(callable(CHECKERS[m]) for m in used)
+    claim = next(iter(catalog().claims.values()))
+    odd = claim.model_copy(update={"metric": "furlongs_per_fortnight"})
+    cat = dataclasses.replace(catalog(), claims={odd.id: odd})
+    (check,) = audit_claims(cat)
+    assert check.ours is None and check.ratio is None and check.ratio_verdict == "cannot check"
 
 
 def test_capacity_is_linear_in_demand_and_cheaper_on_newer_hardware():
