@@ -9,12 +9,10 @@ from tokenomy.catalog import catalog
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.frontier import frontier
 from tokenomy.perf.hardware import hardware_spec
-from tokenomy.perf.ops import Parallel, Precision, prefill_cost
+from tokenomy.perf.ops import Parallel, Precision, cached_prefill_cost, cached_tokens, prefill_cost
 from tokenomy.perf.reuse import (
     CacheTier,
     Session,
-    cached_prefill_cost,
-    cached_tokens,
     parse_session,
     session_cache,
     session_reuse,

@@ -14,11 +14,13 @@ import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.schema import Claim, MissingFigureError
+from tokenomy.econ.claims_search import search
 from tokenomy.econ.factory import native_precision, plan
 from tokenomy.econ.scenario import Generation, HardwareShare, default_scenario
 from tokenomy.econ.tco import preset_usd_per_gpu_hour
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import INFERENCEX_V1, Frontier, best_framework_frontier, best_frontier
+from tokenomy.perf.ops import answer_flops
 from tokenomy.units import usd_per_mtok
 
 DEFAULT_MODEL = "deepseek-r1"  # used where a claim names no model
@@ -321,13 +323,11 @@ def _check_compute(claim: Claim, ctx: _Ctx, model: str | None, a: list[str]) -> 
         f"{DEFAULT_MODEL}: FLOPs of 8,000 vs 400 output tokens after a 1,000-token prompt "
         "(2 x active params + attention over the growing context)"
     )
-    return _answer_flops(arch, 1000, 8000) / _answer_flops(arch, 1000, 400)
+    return answer_flops(arch, 1000, 8000) / answer_flops(arch, 1000, 400)
 
 
 def _with_search(claim: Claim, ctx: _Ctx, check: ClaimCheck) -> ClaimCheck:
     """The inverted audit: search the claim's unstated conditions; the ratio's verdict stays beside."""
-    from tokenomy.econ.claims_search import search
-
     check.ratio_verdict = check.verdict
     try:
         s = search(claim, check, ctx)
@@ -344,15 +344,6 @@ def _with_search(claim: Claim, ctx: _Ctx, check: ClaimCheck) -> ClaimCheck:
             "the ratio is at default conditions the claim does not state (" + ", ".join(s.unstated) + ")"
         )
     return check
-
-
-def _answer_flops(arch, isl: int, osl: int) -> float:
-    """FLOPs to generate ``osl`` tokens after ``isl``: linear layers plus attention over the context."""
-    ctx = np.arange(isl, isl + osl, dtype=float)
-    per_token = 2.0 * arch.active_params
-    dim = (2 * arch.kv_lora_rank + arch.qk_rope_head_dim) if arch.attention == "mla" else 2 * arch.head_dim
-    attention = 2.0 * arch.heads * dim * arch.full_attention_layers * ctx
-    return float(np.sum(per_token + attention))
 
 
 def audit_claims(

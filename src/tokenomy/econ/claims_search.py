@@ -18,6 +18,7 @@ import numpy as np
 from tokenomy.catalog.schema import Claim
 from tokenomy.econ import ranges as R
 from tokenomy.econ.factory import native_precision
+from tokenomy.perf.ops import answer_flops
 from tokenomy.units import tok_s_per_mw, usd_per_mtok
 
 ISL_OSL = ((1024, 1024), (8192, 1024), (1024, 8192))
@@ -488,12 +489,10 @@ def _search_arithmetic(claim: Claim, check, ctx) -> Search:
         note = "the four figures' ranges (BF16 dense TFLOPS, all-in kW; the claim states BF16)"
     elif claim.metric == "compute":
         unstated = ["model", "prompt length"]
-        from tokenomy.econ.claims import _answer_flops
-
         holdings = []
         for mid, mdl in cat.models.items():
             for isl in (1000, 8000):
-                r = _answer_flops(mdl.architecture, isl, 8000) / _answer_flops(mdl.architecture, isl, 400)
+                r = answer_flops(mdl.architecture, isl, 8000) / answer_flops(mdl.architecture, isl, 400)
                 ok = abs(math.log(r / claim.value.value)) <= math.log1p(R.TAG_UNCERTAINTY["O"])
                 holdings.append(
                     Holding(

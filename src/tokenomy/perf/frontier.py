@@ -18,9 +18,14 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
 from tokenomy.perf.calibration import Calibration, envelope_key, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
-from tokenomy.perf.ops import Parallel, Precision, serving_precision, weight_bytes_per_gpu
+from tokenomy.perf.ops import (
+    Parallel,
+    Precision,
+    cached_tokens,
+    serving_precision,
+    weight_bytes_per_gpu,
+)
 from tokenomy.perf.predict import engine_limits
-from tokenomy.perf.reuse import cached_tokens
 from tokenomy.perf.serving import (
     USABLE_MEMORY,
     ServingOptions,

@@ -20,6 +20,7 @@ from tokenomy.perf.ops import (
     Parallel,
     Precision,
     StepCost,
+    cached_prefill_cost,
     decode_step_cost,
     kv_cache_bytes_per_gpu,
     prefill_cost,
@@ -311,8 +312,6 @@ def _prefill_cost(
     isl = np.asarray(work.isl, dtype=float)
     if work.cached is None:
         return prefill_cost(arch, prec, par, isl, domain, ranks_busy=par.dp)
-    from tokenomy.perf.reuse import cached_prefill_cost
-
     return cached_prefill_cost(arch, prec, par, isl, work.cached, domain, ranks_busy=par.dp)
 
 
