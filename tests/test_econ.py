@@ -59,7 +59,7 @@ def test_cost_per_mtok_is_the_inferencex_formula():
     assert priced.usd_per_gpu_hour == 1.30 and priced.frontier.points
     rows = priced.as_dict()["points"]
     for p, row in zip(priced.frontier.points, rows, strict=True):
-        assert priced.usd_per_mtok(p) == pytest.approx(1.30 / (p.tput_per_gpu * 3600 / 1e6))
+        assert priced.usd_per_mtok(p) == pytest.approx(1.30 / (p.tok_s_per_gpu * 3600 / 1e6))
         assert row["usd_per_mtok"] == priced.usd_per_mtok(p)
 
 

@@ -105,7 +105,7 @@ def predict(
         row.update(
             predicted_ttft_ms=cell(pred.ttft_ms[i]),
             predicted_tpot_ms=cell(pred.tpot_ms[i]),
-            predicted_tput_per_gpu=cell(pred.tput_per_gpu[i]),
+            predicted_tput_per_gpu=cell(pred.tok_s_per_gpu[i]),
             note=pred.notes[i],
         )
         out_rows.append(row)
@@ -320,7 +320,7 @@ def _measured_overlay(path: Path, model: str, hardware: str, precision: str, isl
 
     rows, _ = _load_points(path)
     return [
-        (m.label, m.tok_s_per_user, m.tput_per_gpu)
+        (m.label, m.tok_s_per_user, m.tok_s_per_gpu)
         for m in measured_on_frontier(rows, model, hardware, precision, isl, osl)
     ]
 
@@ -471,7 +471,7 @@ def frontier_cmd(
             [
                 f.as_dict()
                 | {"plot": str(plot) if plot else None}
-                | {"measured": [{"label": a, "tok_s_per_user": b, "tput_per_gpu": c} for a, b, c in o]}
+                | {"measured": [{"label": a, "tok_s_per_user": b, "tok_s_per_gpu": c} for a, b, c in o]}
                 for f, o in zip(results, overlays, strict=True)
             ]
         )
@@ -511,7 +511,7 @@ def _render_measured(f, measured: list) -> None:
         table.add_column(col, justify="right")
     for label, user, tput in sorted(pareto, key=lambda m: m[1]):
         p = f.at_interactivity(user)
-        ours = p.tput_per_gpu if p else None
+        ours = p.tok_s_per_gpu if p else None
         table.add_row(
             label,
             f"{user:.1f}",
@@ -549,7 +549,7 @@ def _render_frontier(priced, rows: int = 14) -> None:
     for p in shown:
         table.add_row(
             f"{p.tok_s_per_user:.1f}",
-            f"{p.tput_per_gpu:,.0f}",
+            f"{p.tok_s_per_gpu:,.0f}",
             "—" if p.tok_s_per_mw is None else f"{p.tok_s_per_mw / 1e6:.2f}M",
             "—" if (usd := priced.usd_per_mtok(p)) is None else f"{usd:.3f}",
             f"{p.ttft_ms:,.0f}",

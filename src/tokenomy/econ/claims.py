@@ -122,9 +122,9 @@ def _metric_at(
     $/M tokens at the neocloud preset, at an interactivity (50 tok/s/user when none is stated)."""
     attr = {
         "tok_s_per_mw": "tok_s_per_mw",
-        "tok_s_per_gpu": "tput_per_gpu",
+        "tok_s_per_gpu": "tok_s_per_gpu",
         "tok_s_per_gw": "tok_s_per_mw",
-        "usd_per_mtok": "tput_per_gpu",
+        "usd_per_mtok": "tok_s_per_gpu",
     }[metric]
     if not f.points:
         return None

@@ -114,8 +114,8 @@ class _Curve:
         self.attr = {
             "tok_s_per_mw": "tok_s_per_mw",
             "tok_s_per_gw": "tok_s_per_mw",
-            "tok_s_per_gpu": "tput_per_gpu",
-            "usd_per_mtok": "tput_per_gpu",
+            "tok_s_per_gpu": "tok_s_per_gpu",
+            "usd_per_mtok": "tok_s_per_gpu",
         }[claim_metric]
         self.usd_h = None
         if claim_metric == "usd_per_mtok":

@@ -40,8 +40,8 @@ class HardwarePoint:
     hardware: str
     precision: str
     tok_s_per_user: float
-    tput_per_gpu: float
-    output_tput_per_gpu: float
+    tok_s_per_gpu: float
+    output_tok_s_per_gpu: float
     deployment: str
     extrapolated: bool
 
@@ -128,8 +128,8 @@ def cost_report(
                 hw,
                 prec,
                 p.tok_s_per_user,
-                p.tput_per_gpu,
-                p.output_tput_per_gpu,
+                p.tok_s_per_gpu,
+                p.output_tok_s_per_gpu,
                 f"{p.deployment} x C{p.concurrency}",
                 p.extrapolated,
             )
@@ -142,7 +142,7 @@ def cost_report(
         for region_id in regions:
             region = cat.region(region_id)
             r_pue = pue if pue is not None else region.require("pue")
-            e = energy_per_token(allin, p.tput_per_gpu, r_pue, region.require("grid_gco2_per_kwh"), isl, osl)
+            e = energy_per_token(allin, p.tok_s_per_gpu, r_pue, region.require("grid_gco2_per_kwh"), isl, osl)
             for basis in bases:
                 try:
                     c = gpu_hour_cost(hw, basis, region, r_pue, ownership, cat)
@@ -156,9 +156,9 @@ def cost_report(
                         basis=basis,
                         usd_per_gpu_hour=c.total,
                         split=c.split(),
-                        usd_per_mtok=usd_per_mtok(c.total, p.tput_per_gpu),
-                        usd_per_output_mtok=usd_per_mtok(c.total, p.output_tput_per_gpu),
-                        tok_s_per_mw=tok_s_per_mw(p.tput_per_gpu, allin),
+                        usd_per_mtok=usd_per_mtok(c.total, p.tok_s_per_gpu),
+                        usd_per_output_mtok=usd_per_mtok(c.total, p.output_tok_s_per_gpu),
+                        tok_s_per_mw=tok_s_per_mw(p.tok_s_per_gpu, allin),
                         joules_per_token=e.joules_per_token_facility,
                         wh_per_query=e.wh_per_query,
                         gco2_per_mtok=e.gco2_per_mtok,
@@ -180,7 +180,7 @@ class PricedFrontier:
 
     def usd_per_mtok(self, p: FrontierPoint) -> float | None:
         """$ per M (input + output) tokens at a point; None without a preset."""
-        return usd_per_mtok(self.usd_per_gpu_hour, p.tput_per_gpu) if self.usd_per_gpu_hour else None
+        return usd_per_mtok(self.usd_per_gpu_hour, p.tok_s_per_gpu) if self.usd_per_gpu_hour else None
 
     @property
     def assumptions(self) -> list[str]:

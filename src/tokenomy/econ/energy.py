@@ -30,10 +30,10 @@ class Energy:
 
 
 def energy_per_token(
-    allin_kw_per_gpu: float, tput_per_gpu: float, pue: float, grid_gco2_per_kwh: float, isl: int, osl: int
+    allin_kw_per_gpu: float, tok_s_per_gpu: float, pue: float, grid_gco2_per_kwh: float, isl: int, osl: int
 ) -> Energy:
     """Provisioned energy: every token (input and output) carries an equal share of the GPU's all-in power."""
-    j_it = joules_per_token(allin_kw_per_gpu, tput_per_gpu)
+    j_it = joules_per_token(allin_kw_per_gpu, tok_s_per_gpu)
     j_fac = j_it * pue
     wh_query = j_fac * (isl + osl) / 3600.0
     g_per_mtok = j_fac * 1e6 / 3.6e6 * grid_gco2_per_kwh

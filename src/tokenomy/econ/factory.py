@@ -138,7 +138,7 @@ class TierResult:
     margin_usd: float = 0.0
     cost_usd_per_mtok: float | None = None
     tok_s_per_user: float | None = None
-    tput_per_gpu: float | None = None
+    tok_s_per_gpu: float | None = None
     deployment: str = ""
     extrapolated: bool = False
     joules_per_token: float | None = None
@@ -280,8 +280,8 @@ class PerGpu:
     """One GPU at a tier's operating point, for a year."""
 
     gpus_per_mw: float
-    tput: float
-    output_tput: float
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving
+    output_tok_s_per_gpu: float
     revenue_usd_year: float
     cost_usd_year: float
     gpus_per_system: float | None
@@ -338,8 +338,8 @@ def _unit(
     cost = gpu_hour_cost(hw_query, scenario.cost_basis, region, scenario.pue, scenario.ownership, cat)
     allin_kw = acc.require("allin_kw")
     gpus_per_mw = U.gpus_per_mw(allin_kw, scenario.pue)
-    out_tok_s_gpu = point.output_tput_per_gpu
-    in_tok_s_gpu = point.tput_per_gpu - out_tok_s_gpu
+    out_tok_s_gpu = point.output_tok_s_per_gpu
+    in_tok_s_gpu = point.tok_s_per_gpu - out_tok_s_gpu
     revenue_gpu_year = (
         SECONDS_PER_YEAR
         * scenario.utilization
@@ -348,11 +348,11 @@ def _unit(
     )
     cost_gpu_year = cost.total * HOURS_PER_YEAR
     e = energy_per_token(
-        allin_kw, point.tput_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
+        allin_kw, point.tok_s_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
     )
     out.reachable = True
     out.tok_s_per_user = point.tok_s_per_user
-    out.tput_per_gpu = point.tput_per_gpu
+    out.tok_s_per_gpu = point.tok_s_per_gpu
     out.deployment = f"{point.deployment} x C{point.concurrency}"
     out.extrapolated = point.extrapolated
     out.margin_usd_per_mw = (revenue_gpu_year - cost_gpu_year) * gpus_per_mw
@@ -362,7 +362,7 @@ def _unit(
     out.gco2_per_mtok = e.gco2_per_mtok
     per_gpu = PerGpu(
         gpus_per_mw,
-        point.tput_per_gpu,
+        point.tok_s_per_gpu,
         out_tok_s_gpu,
         revenue_gpu_year,
         cost_gpu_year,
@@ -385,8 +385,8 @@ def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario,
         return
     t.gpus = mw * g.gpus_per_mw
     t.racks = t.gpus / g.gpus_per_system if g.gpus_per_system else 0.0
-    t.tok_s = t.gpus * g.tput
-    t.output_tok_s = t.gpus * g.output_tput
+    t.tok_s = t.gpus * g.tok_s_per_gpu
+    t.output_tok_s = t.gpus * g.output_tok_s_per_gpu
     t.output_tokens_per_year = t.output_tok_s * SECONDS_PER_YEAR * scenario.utilization
     cap = tier.demand_tokens_per_day * 365 if tier.demand_tokens_per_day else None
     sold = min(t.output_tokens_per_year, cap) if cap else t.output_tokens_per_year

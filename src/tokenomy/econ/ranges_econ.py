@@ -44,8 +44,8 @@ class Unit:
     """One operating point (tier × hardware, or hardware in `cost`) and the inputs its arithmetic reads."""
 
     name: str
-    tput: float
-    out_tput: float
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving
+    output_tok_s_per_gpu: float
     i_model: int
     allin: float
     i_allin: int | None
@@ -119,8 +119,8 @@ def make_unit(
         fallback = True
     return Unit(
         name=name,
-        tput=point.tput_per_gpu,
-        out_tput=point.output_tput_per_gpu,
+        tok_s_per_gpu=point.tok_s_per_gpu,
+        output_tok_s_per_gpu=point.output_tok_s_per_gpu,
         i_model=i_model,
         allin=allin,
         i_allin=i_allin,
@@ -146,8 +146,8 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
     pue = np.maximum(env.pue * _col(f, env.i_pue) * one, 1.0)
     util = np.minimum(env.util * _col(f, env.i_util) * one, 1.0)
     allin = u.allin * _col(f, u.i_allin) * one
-    tput = u.tput * f[:, u.i_model]
-    out_tput = u.out_tput * f[:, u.i_model]
+    tput = u.tok_s_per_gpu * f[:, u.i_model]
+    out_tput = u.output_tok_s_per_gpu * f[:, u.i_model]
     if u.preset is not None:
         capex = np.zeros(n)
         capex_h = opex_h = power_h = np.zeros(n)
@@ -204,7 +204,7 @@ def plan_model(
     for gen_spec, g in zip(scenario.generations, result.generations, strict=True):
         units: list[Unit | None] = []
         for t in g.tiers:
-            if not t.reachable or t.tput_per_gpu is None:
+            if not t.reachable or t.tok_s_per_gpu is None:
                 units.append(None)
                 continue
             acc = cat.accelerator(t.hardware)
@@ -280,7 +280,7 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
                 "cost_usd": cost,
                 "margin_usd": rev - cost,
                 "cost_usd_per_mtok": U.usd_per_mtok_of(cost, sold),
-                "tput_per_gpu": a["tput"],
+                "tok_s_per_gpu": a["tput"],
                 "joules_per_token": a["j_per_token"],
                 "wh_per_query": a["wh_per_query"],
                 "gco2_per_mtok": a["gco2_per_mtok"],
@@ -328,7 +328,7 @@ def _plan_points(result: Plan) -> dict[str, float | None]:
                 "cost_usd",
                 "margin_usd",
                 "cost_usd_per_mtok",
-                "tput_per_gpu",
+                "tok_s_per_gpu",
                 "joules_per_token",
                 "wh_per_query",
                 "gco2_per_mtok",

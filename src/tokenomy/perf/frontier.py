@@ -1,5 +1,5 @@
 """Throughput–interactivity frontiers: every feasible deployment × concurrency in one vectorized evaluation,
-then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU and per MW of all-in power. Physics only:
+then the Pareto set of (tok/s/user ↑, tok_s_per_gpu ↑), reported per GPU and per MW of all-in power. Physics only:
 the dollars of a frontier are econ's (:func:`tokenomy.econ.cost.priced_frontier`).
 
 A frontier is drawn for one backend and one way of serving (aggregated or disaggregated, with or without MTP);
@@ -116,8 +116,8 @@ def default_max_gpus(arch: Architecture, hw: HardwareSpec, prec: Precision) -> i
 @dataclass
 class FrontierPoint:
     tok_s_per_user: float
-    tput_per_gpu: float  # (input + output) tok/s per GPU serving, prefill pool included
-    output_tput_per_gpu: float  # output tok/s per GPU serving, prefill pool included
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving, prefill pool included
+    output_tok_s_per_gpu: float  # output tok/s per GPU serving, prefill pool included
     tok_s_per_mw: float | None
     ttft_ms: float
     tpot_ms: float
@@ -188,7 +188,7 @@ class Frontier:
         only unless ``allow_extrapolation``)."""
         pool = self.points if allow_extrapolation else self.measured_backed()
         ok = [p for p in pool if p.tok_s_per_user >= tok_s_per_user]
-        return max(ok, key=lambda p: p.tput_per_gpu) if ok else None
+        return max(ok, key=lambda p: p.tok_s_per_gpu) if ok else None
 
     def interpolate(
         self, tok_s_per_user: float, attr: str = "tok_s_per_mw", allow_extrapolation: bool = True
@@ -346,7 +346,7 @@ def frontier(
     if g is not None:
         res, grid, c = g.res, g.par, g.conc
         valid = res.fits & (c >= grid.dp)  # a request can't be split across attention-DP ranks
-        tput = np.where(valid, res.tput_per_gpu, np.nan)
+        tput = np.where(valid, res.tok_s_per_gpu, np.nan)
         user = np.where(valid, res.tok_s_per_user, np.nan)
         beyond_measured = calibration.beyond_envelope(
             backend,
@@ -375,8 +375,8 @@ def frontier(
             (points if mask[i] else backed_only).append(
                 FrontierPoint(
                     tok_s_per_user=float(user[i]),
-                    tput_per_gpu=t,
-                    output_tput_per_gpu=float(res.output_tput_per_gpu[i]),
+                    tok_s_per_gpu=t,
+                    output_tok_s_per_gpu=float(res.output_tok_s_per_gpu[i]),
                     tok_s_per_mw=tok_s_per_mw(t, hw.allin_kw) if hw.allin_kw else None,
                     ttft_ms=float(res.ttft_ms[i]),
                     tpot_ms=float(res.tpot_ms[i]),
@@ -405,7 +405,7 @@ def frontier(
     if backed_only:  # keep only the backed points that are on the backed Pareto set
         keep = pareto_mask(
             np.array([p.tok_s_per_user for p in backed_points]),
-            np.array([p.tput_per_gpu for p in backed_points]),
+            np.array([p.tok_s_per_gpu for p in backed_points]),
         )
         backed_points = [p for p, k in zip(backed_points, keep, strict=True) if k]
     assumptions = [f"unverified input: {u}" for u in hw.unverified]
@@ -463,7 +463,7 @@ def _upper(points: list[FrontierPoint]) -> list[FrontierPoint]:
     if not points:
         return []
     keep = pareto_mask(
-        np.array([p.tok_s_per_user for p in points]), np.array([p.tput_per_gpu for p in points])
+        np.array([p.tok_s_per_user for p in points]), np.array([p.tok_s_per_gpu for p in points])
     )
     return sorted((p for p, k in zip(points, keep, strict=True) if k), key=lambda p: p.tok_s_per_user)
 

@@ -127,8 +127,8 @@ class ServingResult:
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
     e2e_ms: np.ndarray
-    tput_per_gpu: np.ndarray  # (input + output) tok/s per GPU serving (both pools when disaggregated)
-    output_tput_per_gpu: np.ndarray  # output tok/s per GPU serving (both pools when disaggregated)
+    tok_s_per_gpu: np.ndarray  # (input + output) tok/s per GPU serving (both pools when disaggregated)
+    output_tok_s_per_gpu: np.ndarray  # output tok/s per GPU serving (both pools when disaggregated)
     tok_s_per_user: np.ndarray
     decode_step_ms: np.ndarray  # time per generated token of one request, without prefill stalls
     prefill_ms: np.ndarray
@@ -383,8 +383,8 @@ def predict_serving(
         ttft_ms=ttft * 1e3 * nan,
         tpot_ms=tpot * 1e3 * nan,
         e2e_ms=e2e * 1e3 * nan,
-        tput_per_gpu=conc * (isl + osl) / e2e / gpus * nan,
-        output_tput_per_gpu=conc * osl / e2e / gpus * nan,
+        tok_s_per_gpu=conc * (isl + osl) / e2e / gpus * nan,
+        output_tok_s_per_gpu=conc * osl / e2e / gpus * nan,
         tok_s_per_user=1.0 / tpot * nan,
         decode_step_ms=t_dec * 1e3,
         prefill_ms=t_pre * 1e3,
@@ -499,8 +499,8 @@ def predict_disaggregated(
         ttft_ms=ttft * 1e3 * nan,
         tpot_ms=tpot * 1e3 * nan,
         e2e_ms=e2e * 1e3 * nan,
-        tput_per_gpu=rate * (isl + osl) / gpus * nan,
-        output_tput_per_gpu=rate * osl / gpus * nan,
+        tok_s_per_gpu=rate * (isl + osl) / gpus * nan,
+        output_tok_s_per_gpu=rate * osl / gpus * nan,
         tok_s_per_user=1.0 / tpot * nan,
         decode_step_ms=tpot * 1e3,
         prefill_ms=t_pre * 1e3,

@@ -28,7 +28,7 @@ def plot_frontiers(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
     panels = [
-        ("tput_per_gpu", "throughput per GPU (tok/s, input + output)", False),
+        ("tok_s_per_gpu", "throughput per GPU (tok/s, input + output)", False),
         ("tok_s_per_mw", "tok/s per MW (all-in provisioned power)", False),
         ("usd_per_mtok", "cost ($ per M tokens)", True),
     ]
@@ -52,7 +52,7 @@ def plot_frontiers(
                         facecolors="none" if extra else line.get_color(),
                         zorder=3,
                     )
-        if attr == "tput_per_gpu" and measured:
+        if attr == "tok_s_per_gpu" and measured:
             for kind in sorted({m[0] for m in measured}):
                 sel = [(x, y) for lab, x, y in measured if lab == kind]
                 ax.scatter(
