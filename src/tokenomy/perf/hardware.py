@@ -81,15 +81,15 @@ def _hardware_spec(query: str, cat: Catalog) -> HardwareSpec:
     peaks = {p: v * 1e12 for p, v in peaks.items() if v}
     if not peaks:
         raise MissingFigureError(f"{acc.name} has no published peak FLOPS in the catalog")
-    scaleup = acc.value("scaleup_bw_gbps")
-    scaleout = acc.value("scaleout_bw_gbps")
+    scaleup = acc.value("scaleup_bw_gbytes_s")
+    scaleout = acc.value("scaleout_bw_gbytes_s")
     used = [
         "bf16_dense_tflops",
         "fp8_dense_tflops",
         "fp4_dense_tflops",
         "memory_gb",
-        "memory_bw_tbps",
-        "scaleup_bw_gbps",
+        "memory_bw_tbytes_s",
+        "scaleup_bw_gbytes_s",
         "allin_kw",
     ]
     return HardwareSpec(
@@ -97,12 +97,12 @@ def _hardware_spec(query: str, cat: Catalog) -> HardwareSpec:
         family=acc.family,
         peak_flops=peaks,
         memory_bytes=acc.require("memory_gb") * 1e9,
-        memory_bw=acc.require("memory_bw_tbps") * 1e12,
+        memory_bw=acc.require("memory_bw_tbytes_s") * 1e12,
         scaleup_bw=(scaleup or 100.0) * 1e9 / 2,
         # No published NIC: assume 400 Gb/s per GPU (flagged by the caller through `unverified`).
         scaleout_bw=(scaleout or 100.0) * 1e9 / 2,
         scaleup_domain=_domain_size(acc, cat),
         allin_kw=acc.value("allin_kw"),
         unverified=tuple(f for f in acc.unverified_figures() if f in used)
-        + (() if scaleout else ("scaleout_bw_gbps (assumed 400 Gb/s)",)),
+        + (() if scaleout else ("scaleout_bw_gbytes_s (assumed 400 Gb/s)",)),
     )

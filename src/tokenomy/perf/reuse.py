@@ -80,15 +80,17 @@ def system_cache_tiers(system: str, cat: Catalog | None = None) -> tuple[list[Ca
     gpus = float(sys_.require("gpus"))
     tiers, notes = [], []
     for name, cap, bw in (
-        ("host DRAM", "host_dram_gb", "host_to_gpu_gbps"),
-        ("local SSD", "local_ssd_tb", "ssd_read_gbps"),
+        ("host DRAM", "host_dram_gb", "host_to_gpu_gbytes_s"),
+        ("local SSD", "local_ssd_tb", "ssd_read_gbytes_s"),
     ):
         c, b = sys_.value(cap), sys_.value(bw)
         if c is None or b is None:
             notes.append(f"{sys_.name}: no {name} figures in the catalog, tier left out")
             continue
         scale = 1e12 if cap.endswith("_tb") else 1e9
-        per_gpu_bw = b * 1e9 if bw == "host_to_gpu_gbps" else b * 1e9 / gpus  # SSDs are shared by the node
+        per_gpu_bw = (
+            b * 1e9 if bw == "host_to_gpu_gbytes_s" else b * 1e9 / gpus
+        )  # SSDs are shared by the node
         tiers.append(CacheTier(name, c * scale / gpus, per_gpu_bw))
     return tiers, notes
 
