@@ -75,7 +75,7 @@ def test_decode_never_faster_than_weights_over_bandwidth(model, hw_id, precision
         * prec.expert_bytes
         / (par4.moe_tp * par4.moe_ep)
     )
-    floor_ms = dense_only / hw.memory_bw * 1e3
+    floor_ms = dense_only / hw.memory_bw_bytes_s * 1e3
     assert np.all(res.decode_step_ms >= floor_ms * 0.999)
 
 
@@ -323,7 +323,7 @@ def test_weights_without_tensor_core_support_slow_only_their_ops():
 
     arch = catalog().model("gpt-oss-120b").architecture
     h100 = hardware_spec("h100_sxm")
-    fp4_h100 = replace(h100, peak_flops={**h100.peak_flops, "fp4": 2 * h100.peak_flops["fp8"]})
+    fp4_h100 = replace(h100, peak_flop_s={**h100.peak_flop_s, "fp4": 2 * h100.peak_flop_s["fp8"]})
     prec = Precision("bf16", "fp4", "bf16")
     work = Workload(isl=np.full(3, 1024.0), osl=np.full(3, 1024.0), concurrency=np.array([1.0, 16, 64]))
     eff = replace(ZERO_OVERHEAD, dequant_eff=0.5)

@@ -162,18 +162,18 @@ def step_time_s(
 
     ``op_speed`` slows named ops down (both roofs), e.g. GEMMs that dequantize their weights on load.
     """
-    peak = hw.flops(compute_precision) * compute_eff
-    bw = hw.memory_bw * mem_eff
+    peak = hw.flop_s(compute_precision) * compute_eff
+    bw = hw.memory_bw_bytes_s * mem_eff
     total = 0.0
     for name, (flops, nbytes) in cost.ops.items():
-        op_bw = hw.memory_bw * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
+        op_bw = hw.memory_bw_bytes_s * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
         speed = (op_speed or {}).get(name, 1.0)
         total = total + _smooth_max(flops / peak, nbytes / op_bw) / speed
     # Hierarchical collectives: every byte crosses the scale-up links; across systems, each GPU also sends
     # its share (1 / domain size) of the data over its scale-out NIC.
-    link_s = cost.comm_bytes / hw.scaleup_bw
+    link_s = cost.comm_bytes / hw.scaleup_bw_bytes_s
     link_s = link_s + np.where(
-        cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw * hw.scaleup_domain), 0.0
+        cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw_bytes_s * hw.scaleup_domain), 0.0
     )
     latency = np.where(
         cost.crosses_domain, scaleout_latency_s or SCALEOUT_LATENCY_FACTOR * comm_latency_s, comm_latency_s
@@ -410,7 +410,7 @@ def kv_transfer_s(
     prefill GPUs' scale-out NICs; each of the rank's GPUs sends its share.
     """
     one = kv_cache_bytes_per_gpu(arch, prec, prefill, prefill.dp.astype(float), isl)  # one request, per GPU
-    link = np.where(within_domain, hw.scaleup_bw, hw.scaleout_bw) * eff.kv_transfer_eff
+    link = np.where(within_domain, hw.scaleup_bw_bytes_s, hw.scaleout_bw_bytes_s) * eff.kv_transfer_eff
     return one / link + eff.scaleout_latency_us * 1e-6
 
 
