@@ -96,7 +96,12 @@ def summarize(
     allin_kw_per_gpu: float | None = None,
     usd_per_gpu_hour: float | None = None,
 ) -> dict:
-    """TTFT, TPOT, ITL, E2E distributions; request/input/output/total throughput; tok/s/user; goodput; failures."""
+    """TTFT, TPOT, ITL, E2E distributions; request/input/output/total throughput; tok/s/user; goodput; failures.
+
+    With ``gpus``: ``tput_per_gpu`` = (input + output) tok/s per GPU serving and ``output_tput_per_gpu`` = output
+    tok/s per GPU, keys named as InferenceX's result format names them (summaries are stored in the results
+    database and exported in that format; elsewhere tokenomy calls them ``tok_s_per_gpu``, ``output_tok_s_per_gpu``).
+    """
     measured = [r for r in results if not r.warmup]
     ok = [r for r in measured if r.ok]
     failed = [r for r in measured if not r.ok]
