@@ -9,7 +9,7 @@ import pytest
 
 from tokenomy.catalog import catalog
 from tokenomy.econ import ranges as R
-from tokenomy.econ.claims import _Ctx, audit_claims
+from tokenomy.econ.claims import _Ctx
 from tokenomy.econ.claims_search import _holds_interval, _interval_text, _measured_points
 from tokenomy.points import read_points
 
@@ -17,8 +17,8 @@ VERDICTS = ("consistent", "consistent only at conditions found", "not supported 
 
 
 @pytest.fixture(scope="module")
-def checks():
-    return {c.id: c for c in audit_claims()}
+def checks(claim_checks):
+    return {c.id: c for c in claim_checks}
 
 
 def test_every_claim_gets_a_verdict_with_conditions(checks):

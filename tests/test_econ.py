@@ -175,8 +175,8 @@ def test_plan_scales_linearly_with_power():
     assert big.generations[1].revenue_usd == pytest.approx(10 * small.generations[1].revenue_usd)
 
 
-def test_every_claim_is_checked_with_a_ratio():
-    checks = audit_claims()
+def test_every_claim_is_checked_with_a_ratio(claim_checks):
+    checks = claim_checks
     assert len(checks) == len(catalog().claims)
     for c in checks:
         assert c.ratio is not None and c.ratio > 0, c.id
