@@ -133,3 +133,20 @@ def test_the_checks_can_fail():
     assert layer("tokenomy.perf.frontier") < layer("tokenomy.econ.cost") < layer("tokenomy.cli.perf")
     assert "tokenomy.econ.cost" in GRAPH["tokenomy.cli.perf"]  # imported inside the command function
     assert "tokenomy.units" in GRAPH["tokenomy.perf.frontier"]
+
+
+def test_the_repository_cites_nothing_outside_itself():
+    """No file of the product points to notes beside the checkout (a sources file or a shared folder): the
+    catalog cites the original sources. The needles are built so this file does not match itself."""
+    repo = SRC.parents[1]
+    needles = ("FACTS" + ".md", ".." + "/shared")
+    files = [repo / "README.md", repo / "Makefile", repo / "pyproject.toml"]
+    for folder in ("src", "tests", "benchmarks", "docs"):
+        files += [p for p in (repo / folder).rglob("*") if p.is_file()]
+    hits = []
+    for path in files:
+        if not path.exists() or path.suffix in (".png", ".gguf", ".duckdb", ".pyc"):
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        hits += [f"{path.relative_to(repo)}: {n}" for n in needles if n in text]
+    assert not hits, hits
