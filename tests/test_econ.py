@@ -49,8 +49,9 @@ def test_region_changes_only_the_power_share():
 def test_presets_are_the_inferencex_constants():
     assert gpu_hour_cost("h200", "neocloud").total == 1.74
     assert gpu_hour_cost("gb300", "rental").total == 3.96
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="'owned' cost basis") as err:
         gpu_hour_cost("rubin", "neocloud")
+    assert "--" not in str(err.value)  # a library names fields, not CLI flags
 
 
 def test_cost_per_mtok_is_the_inferencex_formula():

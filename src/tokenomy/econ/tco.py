@@ -96,7 +96,8 @@ def gpu_hour_cost(
         rate = preset_usd_per_gpu_hour(acc, basis)
         if rate is None:
             raise MissingFigureError(
-                f"{acc.name} has no InferenceX '{basis}' $/GPU-hour preset; use --basis owned"
+                f"{acc.name} has no InferenceX '{basis}' $/GPU-hour preset; the 'owned' cost basis (capex, power, opex) "
+                "prices it"
             )
         return GpuHourCost(
             basis=basis, total=rate, preset=rate, notes=[f"InferenceX {basis} preset (all-in)"]
