@@ -3,7 +3,8 @@ human-readable numbers for tables and reports ($1.23B, 4.56T). Pure arithmetic o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +39,17 @@ def gpus_per_mw(allin_kw_per_gpu: Quantity, pue: Quantity) -> Quantity:
 def usd_per_mtok_of(cost_usd: Quantity, tokens: Quantity) -> Quantity:
     """$ per million tokens from a total cost and a token count."""
     return cost_usd / (tokens / TOKENS_PER_MTOK)
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: turn them into null, recursively (dicts, lists, tuples)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 MONEY_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))

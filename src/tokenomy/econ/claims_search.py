@@ -419,6 +419,9 @@ def _search_plan(claim: Claim, check, ctx) -> Search:
                 continue
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = a / b
+            if not np.isfinite(r).any():  # a tier with no revenue on either (Free): no ratio
+                holdings.append(Holding(cond, None, None, None, f"tier {t}: no revenue on either, no ratio"))
+                continue
             p10, p50, p90 = np.percentile(r, [10, 50, 90])
             ok = p10 <= claim.value.value <= p90
             holdings.append(
