@@ -252,3 +252,16 @@ def test_report_is_one_self_contained_file(tmp_path):
     for needle in ("Claims audit", "Model accuracy", "Assumptions and sources", "Vera Rubin", "gCO₂e"):
         assert needle in html
     assert html.count("<tr>") > 60
+
+
+def test_the_default_audit_is_computed_once_and_handed_out_as_copies(claim_checks, monkeypatch):
+    from tokenomy.econ import claims
+
+    def no_second_audit(*args):
+        raise AssertionError("the default audit was computed again")
+
+    monkeypatch.setattr(claims, "_audit", no_second_audit)
+    again = audit_claims()
+    assert [c.ratio for c in again] == [c.ratio for c in claim_checks]
+    again[0].assumptions.append("changed by a caller")
+    assert "changed by a caller" not in audit_claims()[0].assumptions

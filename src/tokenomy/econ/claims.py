@@ -7,6 +7,7 @@ searched over our frontier (econ/claims_search.py): the verdict says where the c
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
@@ -351,8 +352,19 @@ def audit_claims(
 ) -> list[ClaimCheck]:
     """Every claim in the catalog, recomputed on measured-backed frontier points (all points with
     ``allow_extrapolation``) of ``calibration`` (default: the packaged fit); a claim that cannot be computed says
-    why."""
-    cat = cat or catalog()
+    why. The audit of the packaged catalog and fit is computed once per process (copies are returned)."""
+    if cat is None and calibration is None:
+        key = (id(catalog()), allow_extrapolation)  # the packaged fit is read once per process too
+        if key not in _DEFAULT_AUDITS:
+            _DEFAULT_AUDITS[key] = _audit(catalog(), allow_extrapolation, None)
+        return copy.deepcopy(_DEFAULT_AUDITS[key])
+    return _audit(cat or catalog(), allow_extrapolation, calibration)
+
+
+_DEFAULT_AUDITS: dict[tuple, list[ClaimCheck]] = {}
+
+
+def _audit(cat: Catalog, allow_extrapolation: bool, calibration: Calibration | None) -> list[ClaimCheck]:
     ctx = _Ctx(cat, allow_extrapolation, calibration)
     out = []
     for claim in cat.claims.values():
