@@ -26,6 +26,16 @@ def joules_per_token(allin_kw_per_gpu: Quantity, tok_s_per_gpu: Quantity) -> Qua
     return allin_kw_per_gpu * 1000.0 / tok_s_per_gpu
 
 
+def wh_of(joules: Quantity) -> Quantity:
+    """Joules in watt-hours."""
+    return joules / SECONDS_PER_HOUR
+
+
+def gco2_per_mtok(joules_per_token: Quantity, grid_gco2_per_kwh: Quantity) -> Quantity:
+    """Grams of CO2e per million tokens: J/token × 1e6 tokens in kWh (÷ 3.6e6 J/kWh) × grid intensity."""
+    return joules_per_token * TOKENS_PER_MTOK / 3.6e6 * grid_gco2_per_kwh
+
+
 def usd_per_mtok(usd_per_gpu_hour: Quantity, tok_s_per_gpu: Quantity) -> Quantity:
     """$ per million tokens (InferenceX's definition): ($/GPU-hour) / (tok/s per GPU × 3600 / 1e6)."""
     return usd_per_gpu_hour / (tok_s_per_gpu * SECONDS_PER_HOUR / TOKENS_PER_MTOK)
@@ -34,6 +44,11 @@ def usd_per_mtok(usd_per_gpu_hour: Quantity, tok_s_per_gpu: Quantity) -> Quantit
 def gpus_per_mw(allin_kw_per_gpu: Quantity, pue: Quantity) -> Quantity:
     """GPUs one MW at the meter powers: 1000 / (all-in kW per GPU × PUE)."""
     return KW_PER_MW / (allin_kw_per_gpu * pue)
+
+
+def usd_for_tokens(tokens: Quantity, usd_per_mtok: Quantity) -> Quantity:
+    """$ for a number of tokens at a price per million tokens."""
+    return tokens * usd_per_mtok / TOKENS_PER_MTOK
 
 
 def usd_per_mtok_of(cost_usd: Quantity, tokens: Quantity) -> Quantity:

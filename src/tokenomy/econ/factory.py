@@ -340,12 +340,10 @@ def _unit(
     gpus_per_mw = U.gpus_per_mw(allin_kw, scenario.pue)
     out_tok_s_gpu = point.output_tok_s_per_gpu
     in_tok_s_gpu = point.tok_s_per_gpu - out_tok_s_gpu
-    revenue_gpu_year = (
-        SECONDS_PER_YEAR
-        * scenario.utilization
-        * (out_tok_s_gpu * tier.price_usd_per_mtok + in_tok_s_gpu * _input_price(tier))
-        / 1e6
-    )
+    serving_s_year = SECONDS_PER_YEAR * scenario.utilization
+    revenue_gpu_year = U.usd_for_tokens(
+        out_tok_s_gpu * serving_s_year, tier.price_usd_per_mtok
+    ) + U.usd_for_tokens(in_tok_s_gpu * serving_s_year, _input_price(tier))
     cost_gpu_year = cost.total * HOURS_PER_YEAR
     e = energy_per_token(
         allin_kw, point.tok_s_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl

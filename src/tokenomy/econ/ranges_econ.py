@@ -177,8 +177,8 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
         "gpus_per_mw": U.gpus_per_mw(allin, pue),
         "price": u.price * _col(f, u.i_price) * one,
         "j_per_token": j_fac,
-        "wh_per_query": j_fac * (u.isl + u.osl) / 3600.0,
-        "gco2_per_mtok": j_fac * 1e6 / 3.6e6 * grid,
+        "wh_per_query": U.wh_of(j_fac * (u.isl + u.osl)),
+        "gco2_per_mtok": U.gco2_per_mtok(j_fac, grid),
     }
 
 
@@ -267,7 +267,10 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
             made = gpus * a["out_tput"] * SECONDS * a["util"]
             sold = np.minimum(made, u.cap_tokens_year) if u.cap_tokens_year else made
             in_tput = a["tput"] - a["out_tput"]
-            rev = gpus * SECONDS * a["util"] * (a["out_tput"] * a["price"] + in_tput * u.in_price) / 1e6
+            served_s = gpus * SECONDS * a["util"]  # GPU-seconds of serving a year
+            rev = U.usd_for_tokens(served_s * a["out_tput"], a["price"]) + U.usd_for_tokens(
+                served_s * in_tput, u.in_price
+            )
             rev = rev * np.where(made > 0, sold / np.where(made > 0, made, 1.0), 0.0)
             cost = gpus * a["usd_h"] * HOURS_PER_YEAR
             key = f"{gname}/{t.tier}"
@@ -568,12 +571,9 @@ def invest_ranges(
                 g = u.mw * a["gpus_per_mw"] / 1000.0
                 ti = u0.tiers.index(t.tier)
                 made = g * a["out_tput"] * SECONDS * a["util"]
-                rev[:, ti] += (
-                    g
-                    * SECONDS
-                    * a["util"]
-                    * (a["out_tput"] * a["price"] + (a["tput"] - a["out_tput"]) * u.in_price)
-                    / 1e6
+                served_s = g * SECONDS * a["util"]
+                rev[:, ti] += U.usd_for_tokens(served_s * a["out_tput"], a["price"]) + U.usd_for_tokens(
+                    served_s * (a["tput"] - a["out_tput"]), u.in_price
                 )
                 tok[:, ti] += made
                 power += g * a["power_h"] * HOURS_PER_YEAR
