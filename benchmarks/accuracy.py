@@ -125,7 +125,7 @@ def loso(points: list[Point], files: dict[str, list[Point]], with_frontier: bool
         preds = Predictions(
             *(
                 np.concatenate([getattr(pr, a) for _, pr in pooled[key]])
-                for a in ("ttft_ms", "tpot_ms", "tput_per_gpu", "output_tput_per_gpu")
+                for a in ("ttft_ms", "tpot_ms", "tok_s_per_gpu", "output_tok_s_per_gpu")
             ),
             [n for _, pr in pooled[key] for n in pr.notes],
         )

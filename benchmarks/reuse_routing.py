@@ -27,7 +27,7 @@ def main() -> None:
         for h in (0.0, 0.5, 0.9):
             f = best_frontier("deepseek-r1", hw, prec, isl=8192, osl=1024, prefix_hit_rate=h)
             p = f.at_interactivity(50, allow_extrapolation=False)
-            row.append(f"{h:.0%}: {p.tput_per_gpu:,.0f}" if p else f"{h:.0%}: —")
+            row.append(f"{h:.0%}: {p.tok_s_per_gpu:,.0f}" if p else f"{h:.0%}: —")
         print(f"  {hw:9s} " + "   ".join(row))
     print(f"  ({time.perf_counter() - t0:.1f} s)")
 

@@ -73,7 +73,15 @@ def llama_server():
     proc.wait(timeout=20)
 
 
-E2E_FIXTURES = {"llama_server", "server"}
+E2E_FIXTURES = {"llama_server", "server", "ray_local"}  # real servers, and a local Ray cluster
+
+
+@pytest.fixture(scope="session")
+def claim_checks():
+    """The audit of every catalog claim (packaged fit, measured-backed points), computed once per session."""
+    from tokenomy.econ.claims import audit_claims
+
+    return audit_claims()
 
 
 def pytest_collection_modifyitems(config, items):

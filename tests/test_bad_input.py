@@ -259,3 +259,19 @@ def test_json_mode_prints_only_json_on_success(tmp_path):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert all(r["power_mw"] is None or r["power_mw"] > 0 for r in data["rows"])
+
+
+def test_json_output_never_holds_nan(capsys):
+    """`--json` prints strict JSON: a NaN or an infinity anywhere in the data prints as null."""
+    from tokenomy.cli.base import print_json
+
+    print_json({"a": float("nan"), "b": [1.5, float("inf"), (float("-inf"),)], "c": {"d": 2.0}})
+
+    def refuse(name: str):
+        raise ValueError(f"{name} in --json output")
+
+    assert json.loads(capsys.readouterr().out, parse_constant=refuse) == {
+        "a": None,
+        "b": [1.5, None, [None]],
+        "c": {"d": 2.0},
+    }

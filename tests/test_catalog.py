@@ -242,3 +242,20 @@ def test_cli_show_system_has_per_gpu_and_per_system_provenance():
 
 def test_normalize_ignores_case_and_punctuation():
     assert normalize("GB200 NVL72") == normalize("gb200_nvl72") == normalize("gb200-nvl72")
+
+
+def test_rate_figures_say_bytes_and_old_ambiguous_names_are_refused():
+    """A rate's name says bytes per second (`_gbytes_s`, `_tbytes_s`); a catalog written with the old `_gbps` /
+    `_tbps` names (bits or bytes?) is refused with the new name, never read in the wrong unit."""
+    from tokenomy.catalog import CatalogError, _figures
+    from tokenomy.catalog.schema import ACCELERATOR_FIGURES, RENAMED_FIGURES, SYSTEM_FIGURES
+
+    names = ACCELERATOR_FIGURES | SYSTEM_FIGURES
+    assert not [n for n in names if re.search(r"_[gt]?bps$", n)]
+    assert {"scaleout_bw_gbytes_s", "memory_bw_tbytes_s", "host_to_gpu_gbytes_s"} <= names
+    h100 = catalog().accelerator("h100")
+    assert h100.value("scaleout_bw_gbytes_s") == 100  # a 400 Gb/s NIC, both directions, in GB/s
+    for old, new in RENAMED_FIGURES.items():
+        with pytest.raises(CatalogError, match=re.escape(new.split()[0])) as err:
+            _figures({"figures": {old: 1.0}}, names, {}, "accelerators.yaml:x")
+        assert old in str(err.value) and "accelerators.yaml:x" in str(err.value)

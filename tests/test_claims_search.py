@@ -9,7 +9,7 @@ import pytest
 
 from tokenomy.catalog import catalog
 from tokenomy.econ import ranges as R
-from tokenomy.econ.claims import _Ctx, audit_claims
+from tokenomy.econ.claims import _Ctx
 from tokenomy.econ.claims_search import _holds_interval, _interval_text, _measured_points
 from tokenomy.points import read_points
 
@@ -17,8 +17,8 @@ VERDICTS = ("consistent", "consistent only at conditions found", "not supported 
 
 
 @pytest.fixture(scope="module")
-def checks():
-    return {c.id: c for c in audit_claims()}
+def checks(claim_checks):
+    return {c.id: c for c in claim_checks}
 
 
 def test_every_claim_gets_a_verdict_with_conditions(checks):
@@ -90,3 +90,13 @@ def test_inferencex_measurement_is_checked_where_it_exists(checks):
     assert len(_measured_points()) == len(points)
     no_data = checks["gb300-6000-tps-gpu"].measured
     assert no_data and not no_data["available"] and "no InferenceX measurement" in no_data["text"]
+
+
+def test_no_holding_is_nan(checks):
+    """A tier with no revenue on either side (Free) has no ratio: said in words, never a NaN figure."""
+    for c in checks.values():
+        for h in c.holds:
+            for v in (h["ours_low"], h["ours_high"]):
+                assert v is None or math.isfinite(v), (c.id, h)
+    rev = [c for c in checks.values() if c.metric == "revenue_per_mw"]
+    assert rev and any("no revenue on either" in h["text"] for c in rev for h in c.holds)

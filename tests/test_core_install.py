@@ -7,6 +7,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # a CLI subprocess
+
 NOT_IN_CORE = ("click", "aiohttp", "duckdb", "fastapi", "uvicorn", "ray", "gguf", "playwright", "uvloop")
 
 SCRIPT = f"""

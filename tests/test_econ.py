@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -11,11 +12,13 @@ from tokenomy.catalog import catalog
 from tokenomy.cli import app
 from tokenomy.econ.capacity import capacity
 from tokenomy.econ.claims import audit_claims
+from tokenomy.econ.cost import priced_frontier
 from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.factory import plan
 from tokenomy.econ.scenario import EXAMPLE_YAML, ScenarioError, default_scenario, parse_scenario
-from tokenomy.econ.tco import capital_recovery_factor, gpu_hour_cost, usd_per_mtok
+from tokenomy.econ.tco import capital_recovery_factor, gpu_hour_cost
 from tokenomy.perf.frontier import frontier
+from tokenomy.units import usd_per_mtok
 
 runner = CliRunner()
 
@@ -46,15 +49,31 @@ def test_region_changes_only_the_power_share():
 def test_presets_are_the_inferencex_constants():
     assert gpu_hour_cost("h200", "neocloud").total == 1.74
     assert gpu_hour_cost("gb300", "rental").total == 3.96
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="'owned' cost basis") as err:
         gpu_hour_cost("rubin", "neocloud")
+    assert "--" not in str(err.value)  # a library names fields, not CLI flags
 
 
 def test_cost_per_mtok_is_the_inferencex_formula():
     assert usd_per_mtok(2.0, 1000.0) == pytest.approx(2.0 / (1000.0 * 3600 / 1e6))
-    f = frontier("llama-3.1-70b", "h100", "fp8", 1024, 1024, cost_basis="hyperscaler")
-    for p in f.points:
-        assert p.usd_per_mtok == pytest.approx(1.30 / (p.tput_per_gpu * 3600 / 1e6))
+    priced = priced_frontier(frontier("llama-3.1-70b", "h100", "fp8", 1024, 1024), "hyperscaler")
+    assert priced.usd_per_gpu_hour == 1.30 and priced.frontier.points
+    rows = priced.as_dict()["points"]
+    for p, row in zip(priced.frontier.points, rows, strict=True):
+        assert priced.usd_per_mtok(p) == pytest.approx(1.30 / (p.tok_s_per_gpu * 3600 / 1e6))
+        assert row["usd_per_mtok"] == priced.usd_per_mtok(p)
+
+
+def test_perf_carries_no_money():
+    """Prices are econ's: a frontier and a hardware spec hold tokens, seconds and watts only."""
+    from dataclasses import fields
+
+    from tokenomy.perf.frontier import Frontier, FrontierPoint
+    from tokenomy.perf.hardware import HardwareSpec
+
+    for cls in (Frontier, FrontierPoint, HardwareSpec):
+        names = [f.name for f in fields(cls)]
+        assert not [n for n in names if "usd" in n or "cost" in n or "price" in n], cls
 
 
 def test_energy_by_hand():
@@ -157,14 +176,29 @@ def test_plan_scales_linearly_with_power():
     assert big.generations[1].revenue_usd == pytest.approx(10 * small.generations[1].revenue_usd)
 
 
-def test_every_claim_is_checked_with_a_ratio():
-    checks = audit_claims()
+def test_every_claim_is_checked_with_a_ratio(claim_checks):
+    checks = claim_checks
     assert len(checks) == len(catalog().claims)
     for c in checks:
         assert c.ratio is not None and c.ratio > 0, c.id
         assert c.ratio_verdict in ("within 1.5x", "within 3x", "not supported")
     cm = next(c for c in checks if c.id == "cloudmatrix-2.3x-w-per-flop")
     assert cm.ratio == pytest.approx(1.0, abs=0.05)  # the claim is arithmetic on catalog figures
+
+
+def test_every_catalog_claim_metric_has_one_checker():
+    """claims dispatches by metric through a registry: every metric the catalog uses has a checker, and a metric
+    none knows is a 'cannot check', not a crash."""
+    from tokenomy.econ.claims import CHECKERS
+
+    used = {c.metric for c in catalog().claims.values()}
+    assert used <= set(CHECKERS), used - set(CHECKERS)
+    assert all(callable(CHECKERS[m]) for m in used)
+    claim = next(iter(catalog().claims.values()))
+    odd = claim.model_copy(update={"metric": "furlongs_per_fortnight"})
+    cat = dataclasses.replace(catalog(), claims={odd.id: odd})
+    (check,) = audit_claims(cat)
+    assert check.ours is None and check.ratio is None and check.ratio_verdict == "cannot check"
 
 
 def test_capacity_is_linear_in_demand_and_cheaper_on_newer_hardware():
@@ -218,3 +252,16 @@ def test_report_is_one_self_contained_file(tmp_path):
     for needle in ("Claims audit", "Model accuracy", "Assumptions and sources", "Vera Rubin", "gCO₂e"):
         assert needle in html
     assert html.count("<tr>") > 60
+
+
+def test_the_default_audit_is_computed_once_and_handed_out_as_copies(claim_checks, monkeypatch):
+    from tokenomy.econ import claims
+
+    def no_second_audit(*args):
+        raise AssertionError("the default audit was computed again")
+
+    monkeypatch.setattr(claims, "_audit", no_second_audit)
+    again = audit_claims()
+    assert [c.ratio for c in again] == [c.ratio for c in claim_checks]
+    again[0].assumptions.append("changed by a caller")
+    assert "changed by a caller" not in audit_claims()[0].assumptions

@@ -58,7 +58,7 @@ def test_best_frontier_is_the_envelope_over_backends_serving_and_mtp():
                 for p in one.points:
                     assert any(
                         q.tok_s_per_user >= p.tok_s_per_user * 0.999
-                        and q.tput_per_gpu >= p.tput_per_gpu * 0.999
+                        and q.tok_s_per_gpu >= p.tok_s_per_gpu * 0.999
                         for q in best.points
                     )
 
@@ -91,7 +91,7 @@ def test_plan_reads_no_point_past_the_measured_data_unless_asked():
     assert any(a.startswith("extrapolation allowed") for a in loose.assumptions)
     for a, b in zip(strict.generations[0].tiers, loose.generations[0].tiers, strict=True):
         if a.reachable and b.reachable:
-            assert b.tput_per_gpu >= a.tput_per_gpu * 0.999  # more points to choose from never hurts
+            assert b.tok_s_per_gpu >= a.tok_s_per_gpu * 0.999  # more points to choose from never hurts
 
 
 def test_measured_pareto_points_are_not_dominated(inferencex):
@@ -146,7 +146,7 @@ def test_frontier_overlays_measured_points(tmp_path):
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)[0]
-    assert data["measured"] and all(m["tput_per_gpu"] > 0 for m in data["measured"])
+    assert data["measured"] and all(m["tok_s_per_gpu"] > 0 for m in data["measured"])
     assert {p["mode"] for p in data["points"]} <= {"agg", "disagg"}
 
 
@@ -199,7 +199,7 @@ def test_a_users_own_fit_reaches_the_money(tmp_path):
     slow = plan(_small_scenario(False).model_copy(update={"calibration": str(path)}))
     for a, b in zip(base.generations[0].tiers, slow.generations[0].tiers, strict=True):
         if a.reachable and b.reachable:
-            assert b.tput_per_gpu < a.tput_per_gpu
+            assert b.tok_s_per_gpu < a.tok_s_per_gpu
     args = ["-m", "deepseek-r1", "-H", "h200", "-r", "us", "-b", "owned", "--json"]
     cost_base = json.loads(runner.invoke(app, ["cost", *args]).stdout)
     cost_slow = json.loads(runner.invoke(app, ["cost", *args, "--calibration", str(path)]).stdout)

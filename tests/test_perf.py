@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tokenomy.catalog import catalog
+from tokenomy.econ.cost import priced_frontier
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.frontier import deployments, frontier, pareto_mask
 from tokenomy.perf.hardware import hardware_spec
@@ -74,7 +75,7 @@ def test_decode_never_faster_than_weights_over_bandwidth(model, hw_id, precision
         * prec.expert_bytes
         / (par4.moe_tp * par4.moe_ep)
     )
-    floor_ms = dense_only / hw.memory_bw * 1e3
+    floor_ms = dense_only / hw.memory_bw_bytes_s * 1e3
     assert np.all(res.decode_step_ms >= floor_ms * 0.999)
 
 
@@ -170,11 +171,12 @@ def test_out_of_memory_deployments_are_excluded_from_the_frontier():
 def test_frontier_is_a_pareto_front_with_costs():
     f = frontier("llama-3.1-70b", "h200", "fp8", 1024, 1024)
     users = [p.tok_s_per_user for p in f.points]
-    tputs = [p.tput_per_gpu for p in f.points]
+    tputs = [p.tok_s_per_gpu for p in f.points]
     assert users == sorted(users) and tputs == sorted(tputs, reverse=True)
     p = f.points[0]
-    assert p.tok_s_per_mw == pytest.approx(p.tput_per_gpu * 1000 / 1.73)
-    assert p.usd_per_mtok == pytest.approx(1.74 / (p.tput_per_gpu * 3600 / 1e6))
+    assert p.tok_s_per_mw == pytest.approx(p.tok_s_per_gpu * 1000 / 1.73)
+    priced = priced_frontier(f, "neocloud")
+    assert priced.usd_per_mtok(p) == pytest.approx(1.74 / (p.tok_s_per_gpu * 3600 / 1e6))
 
 
 def test_pareto_mask_keeps_only_undominated_points():
@@ -265,7 +267,7 @@ def test_disaggregation_never_beats_aggregation_by_more_than_the_prefill_saving(
     ideal = _serve(conc=tuple(running), eff=free_prefill)
     osl, decode_gpus = 1024.0, 8.0
     ceiling = running * osl / ((osl - 1 + 1.5) * ideal.tpot_ms / 1e3) / decode_gpus
-    per_decode_gpu = dis.output_tput_per_gpu * dis.gpus / decode_gpus
+    per_decode_gpu = dis.output_tok_s_per_gpu * dis.gpus / decode_gpus
     assert np.all(per_decode_gpu <= ceiling * 1.0001)
     assert np.all(dis.tpot_ms >= ideal.tpot_ms * 0.9999)  # decode steps are the same steps, never faster
     agg = _serve(conc=conc)
@@ -278,7 +280,7 @@ def test_a_small_prefill_pool_queues_and_a_large_one_does_not():
     small = _disagg(prefill_workers=0.25)
     large = _disagg(prefill_workers=4.0)
     assert np.all(small.ttft_ms > large.ttft_ms)
-    assert np.all(small.output_tput_per_gpu * small.gpus < large.output_tput_per_gpu * large.gpus + 1e-9)
+    assert np.all(small.output_tok_s_per_gpu * small.gpus < large.output_tok_s_per_gpu * large.gpus + 1e-9)
     from tokenomy.perf.serving import closed_loop_utilization
 
     rho = closed_loop_utilization(np.array([1.0, 10.0, 1e4]), np.ones(3), np.full(3, 5.0), 1.0)
@@ -291,7 +293,7 @@ def test_mtp_with_nothing_accepted_never_helps_disaggregated_serving_either():
     base = _disagg()
     useless = _disagg(ServingOptions(mtp_draft_tokens=3, mtp_acceptance=0.0))
     assert np.all(useless.tpot_ms >= base.tpot_ms)
-    assert np.all(useless.output_tput_per_gpu <= base.output_tput_per_gpu)
+    assert np.all(useless.output_tok_s_per_gpu <= base.output_tok_s_per_gpu)
 
 
 def test_native_formats_follow_the_published_peaks():
@@ -321,7 +323,7 @@ def test_weights_without_tensor_core_support_slow_only_their_ops():
 
     arch = catalog().model("gpt-oss-120b").architecture
     h100 = hardware_spec("h100_sxm")
-    fp4_h100 = replace(h100, peak_flops={**h100.peak_flops, "fp4": 2 * h100.peak_flops["fp8"]})
+    fp4_h100 = replace(h100, peak_flop_s={**h100.peak_flop_s, "fp4": 2 * h100.peak_flop_s["fp8"]})
     prec = Precision("bf16", "fp4", "bf16")
     work = Workload(isl=np.full(3, 1024.0), osl=np.full(3, 1024.0), concurrency=np.array([1.0, 16, 64]))
     eff = replace(ZERO_OVERHEAD, dequant_eff=0.5)
@@ -350,7 +352,7 @@ def test_best_framework_frontier_is_the_upper_envelope():
         one = frontier("gpt-oss-120b", "b200_sxm", None, 1024, 1024, backend=backend, **INFERENCEX_V1)
         for p in one.points:
             assert any(
-                q.tok_s_per_user >= p.tok_s_per_user * 0.999 and q.tput_per_gpu >= p.tput_per_gpu * 0.999
+                q.tok_s_per_user >= p.tok_s_per_user * 0.999 and q.tok_s_per_gpu >= p.tok_s_per_gpu * 0.999
                 for q in best.points
             )
     amd = best_framework_frontier("gpt-oss-120b", "mi355x", None, isl=1024, osl=1024, **INFERENCEX_V1)

@@ -9,12 +9,10 @@ from tokenomy.catalog import catalog
 from tokenomy.perf.calibration import load_calibration
 from tokenomy.perf.frontier import frontier
 from tokenomy.perf.hardware import hardware_spec
-from tokenomy.perf.ops import Parallel, Precision, prefill_cost
+from tokenomy.perf.ops import Parallel, Precision, cached_prefill_cost, cached_tokens, prefill_cost
 from tokenomy.perf.reuse import (
     CacheTier,
     Session,
-    cached_prefill_cost,
-    cached_tokens,
     parse_session,
     session_cache,
     session_reuse,
@@ -68,14 +66,14 @@ def test_serving_with_reuse_cuts_ttft_and_keeps_the_default_path():
     )
     assert np.all(hit.prefill_ms < 0.3 * base.prefill_ms)
     assert np.all(hit.ttft_ms < base.ttft_ms)
-    assert np.all(hit.tput_per_gpu >= base.tput_per_gpu)
+    assert np.all(hit.tok_s_per_gpu >= base.tok_s_per_gpu)
 
 
 def test_frontier_throughput_never_drops_with_the_hit_rate():
     tputs = []
     for h in (0.0, 0.5, 0.9):
         f = frontier("llama-3.1-70b", "hgx_h200", isl=8192, osl=512, prefix_hit_rate=h, max_gpus=8)
-        tputs.append(f.at_interactivity(30).tput_per_gpu)
+        tputs.append(f.at_interactivity(30).tok_s_per_gpu)
         assert (h > 0) == any("prefix reuse" in a for a in f.assumptions)
     assert tputs[0] < tputs[1] < tputs[2]
     with pytest.raises(ValueError, match="hit rate"):

@@ -4,6 +4,7 @@ schemathesis, and the planner page driven in a real headless Chromium."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -142,6 +143,10 @@ def test_planner_page_in_chromium(server):
         expect(page.locator(rows)).to_have_count(4, timeout=60_000)
         revenue = page.locator(f"{rows}[data-generation='Blackwell'] td.revenue")
         before = revenue.inner_text()
+        # The tier table reads each tier's tok_s_per_gpu from the plan's JSON: a number, not a dash.
+        expect(page.locator("#tier-table tbody tr").first.locator("td").nth(4)).to_have_text(
+            re.compile(r"^\d[\d,]*$")
+        )
 
         def slide(selector: str, value: float) -> None:
             page.locator(selector).evaluate(

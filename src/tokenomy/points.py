@@ -5,6 +5,17 @@ aggregated (one engine, ``tp_size`` …) or disaggregated (``mode=disagg``: a pr
 ``*_num_workers`` engines of ``prefill_*`` / ``decode_*`` parallelism), with or without speculative decoding
 (``spec_method=mtp``). A row that cannot be read keeps its line and says why in ``error``; only a missing column
 or an unreadable file stops the whole file.
+
+The column names are an external format (InferenceX / aiconfigurator, DESIGN.md "interfaces that must stay
+stable") and keep their names, with these meanings:
+
+- ``measured_ttft_ms``, ``measured_tpot_ms``: median time to first token and time per output token (ms).
+- ``measured_tput_per_gpu``: (input + output) tokens per second divided by every GPU serving (both pools when
+  disaggregated); tokenomy's own name for the quantity is ``tok_s_per_gpu``.
+- ``measured_output_tput_per_gpu`` (InferenceX files; read but not used): output tokens per second per GPU, and
+  under disaggregation per *decode* GPU only (tokenomy's ``output_tok_s_per_gpu`` counts every GPU serving).
+- ``predicted_ttft_ms``, ``predicted_tpot_ms``, ``predicted_tput_per_gpu`` (written by ``predict``): the model's
+  figures in the same units as the measured columns (``predicted_tput_per_gpu`` = ``tok_s_per_gpu``).
 """
 
 from __future__ import annotations
@@ -134,7 +145,8 @@ class Point:
 
     @property
     def measured_tput_per_gpu(self) -> float | None:
-        """(input + output) tok/s per GPU: the file's own column, else Little's law on the measured medians."""
+        """(input + output) tok/s per GPU serving (named after its column): the file's own column, else Little's
+        law on the measured medians."""
         if self.measured_tput_column:
             return self.measured_tput_column
         if self.measured_ttft_ms is None or self.measured_tpot_ms is None or not self.gpus:

@@ -17,6 +17,8 @@ from tokenomy.perf.calibration import Calibration, Measured, fit_calibration, lo
 from tokenomy.perf.predict import Predictions, group_points, predict_groups
 from tokenomy.points import Point
 
+# Error metrics, named after the measured columns they check (calibration.csv, InferenceX): "tput_per_gpu" is
+# (input + output) tok/s per GPU serving, the `measured_tput_per_gpu` column; the names are part of `validate --json`.
 METRICS = ("ttft", "tpot", "tput_per_gpu")
 CV_KEYS: dict[str, Callable[[Point], str]] = {
     "system": lambda p: p.system,
@@ -80,7 +82,7 @@ def absolute_percentage_errors(points: Sequence[Point], pred: Predictions) -> di
         "tpot": np.array([p.measured_tpot_ms if p.measured_tpot_ms else np.nan for p in points], dtype=float),
         "tput_per_gpu": np.array([p.measured_tput_per_gpu or np.nan for p in points], dtype=float),
     }
-    predicted = {"ttft": pred.ttft_ms, "tpot": pred.tpot_ms, "tput_per_gpu": pred.tput_per_gpu}
+    predicted = {"ttft": pred.ttft_ms, "tpot": pred.tpot_ms, "tput_per_gpu": pred.tok_s_per_gpu}
     return {m: np.abs(predicted[m] / measured[m] - 1.0) for m in METRICS}
 
 
@@ -186,8 +188,8 @@ def cross_validate(
             for arr_out, arr_in in (
                 (out.ttft_ms, pred.ttft_ms),
                 (out.tpot_ms, pred.tpot_ms),
-                (out.tput_per_gpu, pred.tput_per_gpu),
-                (out.output_tput_per_gpu, pred.output_tput_per_gpu),
+                (out.tok_s_per_gpu, pred.tok_s_per_gpu),
+                (out.output_tok_s_per_gpu, pred.output_tok_s_per_gpu),
             ):
                 arr_out[g.indices] = arr_in[g.indices]
             for i in g.indices:
@@ -209,13 +211,15 @@ class ParetoCheck:
     line: int
     deployment: str
     tok_s_per_user: float
-    measured_tput_per_gpu: float
-    ours_tput_per_gpu: float | None  # None: our frontier does not reach this interactivity
+    measured_tok_s_per_gpu: float
+    ours_tok_s_per_gpu: float | None  # None: our frontier does not reach this interactivity
     ours_deployment: str
 
     @property
     def ratio(self) -> float | None:
-        return None if self.ours_tput_per_gpu is None else self.ours_tput_per_gpu / self.measured_tput_per_gpu
+        return (
+            None if self.ours_tok_s_per_gpu is None else self.ours_tok_s_per_gpu / self.measured_tok_s_per_gpu
+        )
 
 
 @dataclass
@@ -342,8 +346,8 @@ def frontier_accuracy(
                     line=p.line,
                     deployment=label,
                     tok_s_per_user=user,
-                    measured_tput_per_gpu=float(p.measured_tput_per_gpu),
-                    ours_tput_per_gpu=ours.tput_per_gpu if ours else None,
+                    measured_tok_s_per_gpu=float(p.measured_tput_per_gpu),
+                    ours_tok_s_per_gpu=ours.tok_s_per_gpu if ours else None,
                     ours_deployment=ours.deployment if ours else "",
                 )
             )
@@ -374,7 +378,7 @@ class MeasuredPoint:
 
     label: str
     tok_s_per_user: float
-    tput_per_gpu: float
+    tok_s_per_gpu: float
 
 
 def measured_on_frontier(

@@ -21,6 +21,7 @@ from tokenomy.catalog.schema import (
     ENGINE_FIGURES,
     MODEL_FIGURES,
     REGION_FIGURES,
+    RENAMED_FIGURES,
     SYSTEM_FIGURES,
     TIER_FIGURES,
     Accelerator,
@@ -100,6 +101,9 @@ def _figures(
     defaults = entry.pop("defaults", {})
     raw = entry.pop("figures", {}) or {}
     unknown = set(raw) - allowed
+    if renamed := sorted(unknown & set(RENAMED_FIGURES)):
+        hints = "; ".join(f"'{k}' is ambiguous (bits or bytes?): write {RENAMED_FIGURES[k]}" for k in renamed)
+        raise CatalogError(f"{where}: {hints}")
     if unknown:
         raise CatalogError(f"{where}: unknown figure(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     return {k: _figure(v, defaults, sources, f"{where}.{k}") for k, v in raw.items()}

@@ -80,9 +80,9 @@ ACCELERATOR_FIGURES = {
     "fp8_dense_tflops",
     "fp4_dense_tflops",
     "memory_gb",
-    "memory_bw_tbps",
-    "scaleup_bw_gbps",
-    "scaleout_bw_gbps",
+    "memory_bw_tbytes_s",
+    "scaleup_bw_gbytes_s",
+    "scaleout_bw_gbytes_s",
     "tdp_w",
     "allin_kw",
     "price_usd",
@@ -97,9 +97,18 @@ SYSTEM_FIGURES = {
     "allin_kw",
     "price_usd",
     "host_dram_gb",  # host memory per system, for KV-cache offload
-    "host_to_gpu_gbps",  # GB/s per GPU, one direction, host memory → HBM
+    "host_to_gpu_gbytes_s",  # GB/s per GPU, one direction, host memory → HBM
     "local_ssd_tb",  # local NVMe per system
-    "ssd_read_gbps",  # GB/s per system, sequential read of the local NVMe
+    "ssd_read_gbytes_s",  # GB/s per system, sequential read of the local NVMe
+}
+# Names whose unit was ambiguous (bits or bytes per second?) and what they are now: a catalog still using one
+# is rejected with this hint rather than read in the wrong unit.
+RENAMED_FIGURES = {
+    "memory_bw_tbps": "memory_bw_tbytes_s (TB/s)",
+    "scaleup_bw_gbps": "scaleup_bw_gbytes_s (GB/s, both directions per GPU)",
+    "scaleout_bw_gbps": "scaleout_bw_gbytes_s (GB/s, both directions per GPU: a 400 Gb/s NIC is 100)",
+    "host_to_gpu_gbps": "host_to_gpu_gbytes_s (GB/s per GPU, one direction)",
+    "ssd_read_gbps": "ssd_read_gbytes_s (GB/s per system)",
 }
 MODEL_FIGURES = {"published_total_params_b", "published_active_params_b"}
 TIER_FIGURES = {

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from tokenomy.catalog import UnknownIdError
 from tokenomy.catalog.schema import MissingFigureError
+from tokenomy.units import json_safe
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -87,7 +88,8 @@ err_console = _console(stderr=True)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """``data`` as JSON on stdout; NaN and infinity (which JSON lacks) print as null."""
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -42,7 +42,7 @@ _LIST_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("fp8_dense_tflops", "FP8 TF"),
         ("fp4_dense_tflops", "FP4 TF"),
         ("memory_gb", "mem GB"),
-        ("memory_bw_tbps", "TB/s"),
+        ("memory_bw_tbytes_s", "TB/s"),
         ("allin_kw", "all-in kW"),
         ("usd_per_gpu_hour_neocloud", "$/GPU-h (neocloud)"),
     ],

@@ -259,7 +259,7 @@ def _render_plan(result) -> None:
                 tier,
                 f"{t.model} {t.precision}",
                 f"{t.tok_s_per_user:.0f}",
-                f"{t.tput_per_gpu:,.0f}{' *' if t.extrapolated else ''}",
+                f"{t.tok_s_per_gpu:,.0f}{' *' if t.extrapolated else ''}",
                 f"{t.power_mw:,.0f}",
                 count(t.gpus),
                 count(t.sold_output_tokens_per_year),
@@ -404,7 +404,7 @@ def cost(
     for p in rep.points:
         console.print(
             f"{p.hardware}: {rep.model} {p.precision} at {p.tok_s_per_user:.0f} tok/s/user → "
-            f"{p.tput_per_gpu:,.0f} tok/s/GPU ({p.deployment}{', extrapolated' if p.extrapolated else ''})"
+            f"{p.tok_s_per_gpu:,.0f} tok/s/GPU ({p.deployment}{', extrapolated' if p.extrapolated else ''})"
         )
     table = Table(
         title=f"{rep.model}, ISL {rep.isl} / OSL {rep.osl}, at ≥ {rep.target_tok_s_per_user:g} tok/s/user"

@@ -105,7 +105,7 @@ def predict(
         row.update(
             predicted_ttft_ms=cell(pred.ttft_ms[i]),
             predicted_tpot_ms=cell(pred.tpot_ms[i]),
-            predicted_tput_per_gpu=cell(pred.tput_per_gpu[i]),
+            predicted_tput_per_gpu=cell(pred.tok_s_per_gpu[i]),
             note=pred.notes[i],
         )
         out_rows.append(row)
@@ -320,7 +320,7 @@ def _measured_overlay(path: Path, model: str, hardware: str, precision: str, isl
 
     rows, _ = _load_points(path)
     return [
-        (m.label, m.tok_s_per_user, m.tput_per_gpu)
+        (m.label, m.tok_s_per_user, m.tok_s_per_gpu)
         for m in measured_on_frontier(rows, model, hardware, precision, isl, osl)
     ]
 
@@ -403,8 +403,7 @@ def frontier_cmd(
     shows (running batch per rank, DP/EP width, engine size or concurrency): `plan`, `cost` and `claims` leave
     them out unless `--allow-extrapolation`.
     """
-    from dataclasses import asdict
-
+    from tokenomy.econ.cost import priced_frontier
     from tokenomy.perf.frontier import CONCURRENCIES, MODES, best_frontier
 
     output_path(plot, "plot", (".png", ".svg", ".pdf"))
@@ -450,7 +449,6 @@ def frontier_cmd(
                 mtp=mtp_modes,
                 isl=isl,
                 osl=osl,
-                cost_basis=cost_basis,
                 max_gpus=max_gpus,
                 calibration=cal,
                 concurrencies=conc,
@@ -460,7 +458,7 @@ def frontier_cmd(
         except (UnknownIdError, MissingFigureError, ValueError) as exc:
             fail(str(exc))
         f.assumptions = reuse_notes + f.assumptions
-        results.append(f)
+        results.append(priced_frontier(f, cost_basis))
         overlays.append(
             _measured_overlay(measured, f.model, f.hardware, f.precision, isl, osl) if measured else []
         )
@@ -471,15 +469,16 @@ def frontier_cmd(
     if json_out:
         print_json(
             [
-                asdict(f)
+                f.as_dict()
                 | {"plot": str(plot) if plot else None}
-                | {"measured": [{"label": a, "tok_s_per_user": b, "tput_per_gpu": c} for a, b, c in o]}
+                | {"measured": [{"label": a, "tok_s_per_user": b, "tok_s_per_gpu": c} for a, b, c in o]}
                 for f, o in zip(results, overlays, strict=True)
             ]
         )
         return
-    for f, o in zip(results, overlays, strict=True):
-        _render_frontier(f)
+    for priced, o in zip(results, overlays, strict=True):
+        f = priced.frontier
+        _render_frontier(priced)
         if measured:
             _render_measured(f, o)
         if not f.points and not f.feasible:
@@ -512,7 +511,7 @@ def _render_measured(f, measured: list) -> None:
         table.add_column(col, justify="right")
     for label, user, tput in sorted(pareto, key=lambda m: m[1]):
         p = f.at_interactivity(user)
-        ours = p.tput_per_gpu if p else None
+        ours = p.tok_s_per_gpu if p else None
         table.add_row(
             label,
             f"{user:.1f}",
@@ -523,11 +522,12 @@ def _render_measured(f, measured: list) -> None:
     console.print(table)
 
 
-def _render_frontier(f, rows: int = 14) -> None:
+def _render_frontier(priced, rows: int = 14) -> None:
+    f = priced.frontier
     table = Table(
         title=f"{f.model} on {f.hardware} ({f.precision}, KV {f.kv_precision}, {f.backend}), ISL {f.isl} / OSL {f.osl}",
         caption=f"{f.evaluated} points evaluated, {f.feasible} fit in memory, {len(f.points)} on the frontier; "
-        f"efficiencies {f.calibration_source}; cost basis {f.cost_basis}",
+        f"efficiencies {f.calibration_source}; cost basis {priced.cost_basis}",
     )
     for col in (
         "tok/s/user",
@@ -549,9 +549,9 @@ def _render_frontier(f, rows: int = 14) -> None:
     for p in shown:
         table.add_row(
             f"{p.tok_s_per_user:.1f}",
-            f"{p.tput_per_gpu:,.0f}",
+            f"{p.tok_s_per_gpu:,.0f}",
             "—" if p.tok_s_per_mw is None else f"{p.tok_s_per_mw / 1e6:.2f}M",
-            "—" if p.usd_per_mtok is None else f"{p.usd_per_mtok:.3f}",
+            "—" if (usd := priced.usd_per_mtok(p)) is None else f"{usd:.3f}",
             f"{p.ttft_ms:,.0f}",
             f"{p.tpot_ms:.1f}",
             p.backend,
@@ -560,5 +560,5 @@ def _render_frontier(f, rows: int = 14) -> None:
             str(p.concurrency),
         )
     console.print(table)
-    for a in f.assumptions:
+    for a in priced.assumptions:
         console.print(f"[yellow]note:[/] {a}")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tokenomy.consume.suite import DATA
+from tokenomy.units import usd_for_tokens
 
 REFERENCE_MODELS = ("claude-4-sonnet-0522-thinking", "o4-mini-high-long", "gemini-2.5-flash-high")
 TYPES = ("knowledge", "Math", "logic puzzle")
@@ -163,7 +164,9 @@ def consume_report(
         )
         if model in prices:
             p_in, p_out = prices[model]
-            s.usd_per_task = st.mean(r.prompt_tokens * p_in + r.completion_tokens * p_out for r in rs) / 1e6
+            s.usd_per_task = st.mean(
+                usd_for_tokens(r.prompt_tokens, p_in) + usd_for_tokens(r.completion_tokens, p_out) for r in rs
+            )
             s.usd_per_solved_task = s.usd_per_task / success if success > 0 else None
         stats.append(s)
     missing = sorted({s.model for s in stats if s.usd_per_task is None})

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from tokenomy.consume.report import Row
+from tokenomy.units import usd_for_tokens
 
 CASCADE_DETECTION = (0.0, 0.5, 0.8, 1.0)  # detection rates shown by default
 
@@ -53,7 +54,7 @@ def build_table(rows: list[Row], prices: dict[str, tuple[float, float]]) -> tupl
         if r.model not in prices:
             continue
         p_in, p_out = prices[r.model]
-        usd = (r.prompt_tokens * p_in + r.completion_tokens * p_out) / 1e6
+        usd = usd_for_tokens(r.prompt_tokens, p_in) + usd_for_tokens(r.completion_tokens, p_out)
         acc[(r.model, r.prompt_id)].append((r.score, usd))
         types[r.prompt_id] = r.type
     cells: dict[str, dict[str, Cell]] = defaultdict(dict)

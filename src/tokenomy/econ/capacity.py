@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from tokenomy import units as U
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.factory import _unit, resolve_tier
 from tokenomy.econ.scenario import Generation, HardwareShare, Scenario, TierSpec, default_scenario
@@ -100,7 +101,7 @@ def capacity(
             system = cat.system(hw)
         except LookupError:
             system = None
-        gpus = total_mw * 1000.0 / (acc.require("allin_kw") * sc.pue)
+        gpus = total_mw * U.gpus_per_mw(acc.require("allin_kw"), sc.pue)
         capex_gpu, how = capex_per_gpu_usd(acc, system, sc.ownership, sc.pue)
         racks = gpus / system.require("gpus") if system and system.value("gpus") else None
         rows.append(CapacityRow(hw, total_mw, gpus, racks, gpus * capex_gpu, by_tier, [f"capex: {how}"]))
@@ -185,7 +186,7 @@ def capacity_levers(
     for hw in hardware:
         gen = Generation(name=hw, hardware=[HardwareShare(system=hw)])
         acc = cat.accelerator(hw)
-        gpus_per_mw = 1000.0 / (acc.require("allin_kw") * sc.pue)
+        gpus_per_mw = U.gpus_per_mw(acc.require("allin_kw"), sc.pue)
         out: list[float | None] = []
         notes: list[str] = []
         for tiers in (plain, levered):

@@ -18,6 +18,8 @@ import numpy as np
 from tokenomy.catalog.schema import Claim
 from tokenomy.econ import ranges as R
 from tokenomy.econ.factory import native_precision
+from tokenomy.perf.ops import answer_flops
+from tokenomy.units import tok_s_per_mw, usd_per_mtok
 
 ISL_OSL = ((1024, 1024), (8192, 1024), (1024, 8192))
 BASES = ("owned", "hyperscaler", "neocloud", "rental")
@@ -112,8 +114,8 @@ class _Curve:
         self.attr = {
             "tok_s_per_mw": "tok_s_per_mw",
             "tok_s_per_gw": "tok_s_per_mw",
-            "tok_s_per_gpu": "tput_per_gpu",
-            "usd_per_mtok": "tput_per_gpu",
+            "tok_s_per_gpu": "tok_s_per_gpu",
+            "usd_per_mtok": "tok_s_per_gpu",
         }[claim_metric]
         self.usd_h = None
         if claim_metric == "usd_per_mtok":
@@ -134,7 +136,7 @@ class _Curve:
         v = self.f.interpolate(min(max(x, self.lo), self.hi), self.attr)
         if v is None:
             return None
-        return self.usd_h / (v * 3600 / 1e6) if self.usd_h is not None else v
+        return usd_per_mtok(self.usd_h, v) if self.usd_h is not None else v
 
 
 def _grid(lo: float, hi: float, stated: float | None) -> np.ndarray:
@@ -417,6 +419,9 @@ def _search_plan(claim: Claim, check, ctx) -> Search:
                 continue
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = a / b
+            if not np.isfinite(r).any():  # a tier with no revenue on either (Free): no ratio
+                holdings.append(Holding(cond, None, None, None, f"tier {t}: no revenue on either, no ratio"))
+                continue
             p10, p50, p90 = np.percentile(r, [10, 50, 90])
             ok = p10 <= claim.value.value <= p90
             holdings.append(
@@ -487,12 +492,10 @@ def _search_arithmetic(claim: Claim, check, ctx) -> Search:
         note = "the four figures' ranges (BF16 dense TFLOPS, all-in kW; the claim states BF16)"
     elif claim.metric == "compute":
         unstated = ["model", "prompt length"]
-        from tokenomy.econ.claims import _answer_flops
-
         holdings = []
         for mid, mdl in cat.models.items():
             for isl in (1000, 8000):
-                r = _answer_flops(mdl.architecture, isl, 8000) / _answer_flops(mdl.architecture, isl, 400)
+                r = answer_flops(mdl.architecture, isl, 8000) / answer_flops(mdl.architecture, isl, 400)
                 ok = abs(math.log(r / claim.value.value)) <= math.log1p(R.TAG_UNCERTAINTY["O"])
                 holdings.append(
                     Holding(
@@ -595,13 +598,13 @@ def measured_check(claim: Claim, ctx, model: str) -> dict | None:
     def conv(sys_id: str) -> float:
         """tok/s per GPU → the claim's metric (per MW of all-in power); 1 for per GPU."""
         if claim.metric in ("tok_s_per_mw", "tok_s_per_gw"):
-            return 1000.0 / cat.accelerator(sys_id).require("allin_kw")
+            return tok_s_per_mw(1.0, cat.accelerator(sys_id).require("allin_kw"))
         return 1.0
 
     def value(sys_id: str, prec: str | None) -> tuple[float | None, list]:
         v, rows = _measured_best(sys_id, prec, isl, osl, at)
         if v is not None and claim.metric == "usd_per_mtok":
-            return cat.accelerator(sys_id).require("usd_per_gpu_hour_neocloud") / (v * 3600 / 1e6), rows
+            return usd_per_mtok(cat.accelerator(sys_id).require("usd_per_gpu_hour_neocloud"), v), rows
         return (None if v is None else v * conv(sys_id)), rows
 
     where = f"ISL/OSL {_short(isl)}/{_short(osl)}" + (

@@ -1,4 +1,5 @@
-"""Cost per million tokens of a model on hardware at a target interactivity, by region and cost basis."""
+"""Cost per million tokens of a model on hardware at a target interactivity, by region and cost basis; and the
+money of a frontier (perf draws it in tokens and watts, :func:`priced_frontier` adds the dollars)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.econ.energy import PUBLIC_PER_QUERY_WH, ecologits_wh_per_output_token, energy_per_token
 from tokenomy.econ.factory import native_precision
-from tokenomy.econ.tco import Ownership, gpu_hour_cost, usd_per_mtok
+from tokenomy.econ.tco import Ownership, gpu_hour_cost, preset_usd_per_gpu_hour
 from tokenomy.perf.calibration import Calibration, load_calibration
-from tokenomy.perf.frontier import best_frontier
+from tokenomy.perf.frontier import Frontier, FrontierPoint, best_frontier
 from tokenomy.perf.reuse import Session, session_reuse
+from tokenomy.units import tok_s_per_mw, usd_per_mtok
 
 DEFAULT_REGIONS = ("us", "us-ft", "china-west", "germany", "nordics")
 DEFAULT_BASES = ("owned", "neocloud")
@@ -38,8 +40,8 @@ class HardwarePoint:
     hardware: str
     precision: str
     tok_s_per_user: float
-    tput_per_gpu: float
-    output_tput_per_gpu: float
+    tok_s_per_gpu: float
+    output_tok_s_per_gpu: float
     deployment: str
     extrapolated: bool
 
@@ -126,8 +128,8 @@ def cost_report(
                 hw,
                 prec,
                 p.tok_s_per_user,
-                p.tput_per_gpu,
-                p.output_tput_per_gpu,
+                p.tok_s_per_gpu,
+                p.output_tok_s_per_gpu,
                 f"{p.deployment} x C{p.concurrency}",
                 p.extrapolated,
             )
@@ -140,7 +142,7 @@ def cost_report(
         for region_id in regions:
             region = cat.region(region_id)
             r_pue = pue if pue is not None else region.require("pue")
-            e = energy_per_token(allin, p.tput_per_gpu, r_pue, region.require("grid_gco2_per_kwh"), isl, osl)
+            e = energy_per_token(allin, p.tok_s_per_gpu, r_pue, region.require("grid_gco2_per_kwh"), isl, osl)
             for basis in bases:
                 try:
                     c = gpu_hour_cost(hw, basis, region, r_pue, ownership, cat)
@@ -154,9 +156,9 @@ def cost_report(
                         basis=basis,
                         usd_per_gpu_hour=c.total,
                         split=c.split(),
-                        usd_per_mtok=usd_per_mtok(c.total, p.tput_per_gpu),
-                        usd_per_output_mtok=usd_per_mtok(c.total, p.output_tput_per_gpu),
-                        tok_s_per_mw=p.tput_per_gpu * 1000.0 / allin,
+                        usd_per_mtok=usd_per_mtok(c.total, p.tok_s_per_gpu),
+                        usd_per_output_mtok=usd_per_mtok(c.total, p.output_tok_s_per_gpu),
+                        tok_s_per_mw=tok_s_per_mw(p.tok_s_per_gpu, allin),
                         joules_per_token=e.joules_per_token_facility,
                         wh_per_query=e.wh_per_query,
                         gco2_per_mtok=e.gco2_per_mtok,
@@ -166,6 +168,40 @@ def cost_report(
     verdicts = _verdicts(rows)
     eco = ecologits_wh_per_output_token(m.active_params_b, pue or 1.2) * osl
     return CostReport(m.id, isl, osl, tok_s_per_user, points, rows, verdicts, PUBLIC_PER_QUERY_WH, eco, notes)
+
+
+@dataclass
+class PricedFrontier:
+    """A frontier with its money: the $/GPU-hour preset of one cost basis, and $/M tokens at every point."""
+
+    frontier: Frontier
+    cost_basis: str
+    usd_per_gpu_hour: float | None
+
+    def usd_per_mtok(self, p: FrontierPoint) -> float | None:
+        """$ per M (input + output) tokens at a point; None without a preset."""
+        return usd_per_mtok(self.usd_per_gpu_hour, p.tok_s_per_gpu) if self.usd_per_gpu_hour else None
+
+    @property
+    def assumptions(self) -> list[str]:
+        missing = f"no {self.cost_basis} $/GPU-hour preset in the catalog: $/M tokens not computed"
+        return self.frontier.assumptions + ([] if self.usd_per_gpu_hour else [missing])
+
+    def as_dict(self) -> dict:
+        """The frontier's fields, its cost basis and preset, and ``usd_per_mtok`` on every point."""
+        out = asdict(self.frontier)
+        out |= {"cost_basis": self.cost_basis, "usd_per_gpu_hour": self.usd_per_gpu_hour}
+        out["assumptions"] = self.assumptions
+        for key in ("points", "backed_points"):
+            for row, p in zip(out[key], getattr(self.frontier, key), strict=True):
+                row["usd_per_mtok"] = self.usd_per_mtok(p)
+        return out
+
+
+def priced_frontier(f: Frontier, cost_basis: str = "neocloud", cat: Catalog | None = None) -> PricedFrontier:
+    """A frontier priced at the InferenceX ``cost_basis`` preset of its hardware (hyperscaler, neocloud, rental)."""
+    acc = (cat or catalog()).accelerator(f.hardware)
+    return PricedFrontier(f, cost_basis, preset_usd_per_gpu_hour(acc, cost_basis))
 
 
 def _verdicts(rows: list[CostRow]) -> list[str]:

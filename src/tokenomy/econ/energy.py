@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tokenomy.units import gco2_per_mtok, joules_per_token, wh_of
+
 # Public per-query figures to hold ours against: Oviedo et al., arXiv 2509.20241 (Microsoft, 2025);
 # "How Hungry is AI?", arXiv 2505.09598 (2025).
 PUBLIC_PER_QUERY_WH = {
@@ -28,13 +30,13 @@ class Energy:
 
 
 def energy_per_token(
-    allin_kw_per_gpu: float, tput_per_gpu: float, pue: float, grid_gco2_per_kwh: float, isl: int, osl: int
+    allin_kw_per_gpu: float, tok_s_per_gpu: float, pue: float, grid_gco2_per_kwh: float, isl: int, osl: int
 ) -> Energy:
     """Provisioned energy: every token (input and output) carries an equal share of the GPU's all-in power."""
-    j_it = allin_kw_per_gpu * 1000.0 / tput_per_gpu
+    j_it = joules_per_token(allin_kw_per_gpu, tok_s_per_gpu)
     j_fac = j_it * pue
-    wh_query = j_fac * (isl + osl) / 3600.0
-    g_per_mtok = j_fac * 1e6 / 3.6e6 * grid_gco2_per_kwh
+    wh_query = wh_of(j_fac * (isl + osl))
+    g_per_mtok = gco2_per_mtok(j_fac, grid_gco2_per_kwh)
     return Energy(j_it, j_fac, wh_query, g_per_mtok, wh_query / 1000.0 * grid_gco2_per_kwh)
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
+from tokenomy import units as U
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.energy import energy_per_token
 from tokenomy.econ.scenario import Generation, Scenario, TierSpec
@@ -137,7 +138,7 @@ class TierResult:
     margin_usd: float = 0.0
     cost_usd_per_mtok: float | None = None
     tok_s_per_user: float | None = None
-    tput_per_gpu: float | None = None
+    tok_s_per_gpu: float | None = None
     deployment: str = ""
     extrapolated: bool = False
     joules_per_token: float | None = None
@@ -168,7 +169,7 @@ class GenerationPlan:
     @property
     def cost_usd_per_mtok(self) -> float | None:
         sold = sum(t.sold_output_tokens_per_year for t in self.tiers)
-        return self.cost_usd / (sold / 1e6) if sold else None
+        return U.usd_per_mtok_of(self.cost_usd, sold) if sold else None
 
 
 @dataclass
@@ -279,8 +280,8 @@ class PerGpu:
     """One GPU at a tier's operating point, for a year."""
 
     gpus_per_mw: float
-    tput: float
-    output_tput: float
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving
+    output_tok_s_per_gpu: float
     revenue_usd_year: float
     cost_usd_year: float
     gpus_per_system: float | None
@@ -336,22 +337,20 @@ def _unit(
     region = cat.region(scenario.region)
     cost = gpu_hour_cost(hw_query, scenario.cost_basis, region, scenario.pue, scenario.ownership, cat)
     allin_kw = acc.require("allin_kw")
-    gpus_per_mw = 1000.0 / (allin_kw * scenario.pue)
-    out_tok_s_gpu = point.output_tput_per_gpu
-    in_tok_s_gpu = point.tput_per_gpu - out_tok_s_gpu
-    revenue_gpu_year = (
-        SECONDS_PER_YEAR
-        * scenario.utilization
-        * (out_tok_s_gpu * tier.price_usd_per_mtok + in_tok_s_gpu * _input_price(tier))
-        / 1e6
-    )
+    gpus_per_mw = U.gpus_per_mw(allin_kw, scenario.pue)
+    out_tok_s_gpu = point.output_tok_s_per_gpu
+    in_tok_s_gpu = point.tok_s_per_gpu - out_tok_s_gpu
+    serving_s_year = SECONDS_PER_YEAR * scenario.utilization
+    revenue_gpu_year = U.usd_for_tokens(
+        out_tok_s_gpu * serving_s_year, tier.price_usd_per_mtok
+    ) + U.usd_for_tokens(in_tok_s_gpu * serving_s_year, _input_price(tier))
     cost_gpu_year = cost.total * HOURS_PER_YEAR
     e = energy_per_token(
-        allin_kw, point.tput_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
+        allin_kw, point.tok_s_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
     )
     out.reachable = True
     out.tok_s_per_user = point.tok_s_per_user
-    out.tput_per_gpu = point.tput_per_gpu
+    out.tok_s_per_gpu = point.tok_s_per_gpu
     out.deployment = f"{point.deployment} x C{point.concurrency}"
     out.extrapolated = point.extrapolated
     out.margin_usd_per_mw = (revenue_gpu_year - cost_gpu_year) * gpus_per_mw
@@ -361,7 +360,7 @@ def _unit(
     out.gco2_per_mtok = e.gco2_per_mtok
     per_gpu = PerGpu(
         gpus_per_mw,
-        point.tput_per_gpu,
+        point.tok_s_per_gpu,
         out_tok_s_gpu,
         revenue_gpu_year,
         cost_gpu_year,
@@ -384,8 +383,8 @@ def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario,
         return
     t.gpus = mw * g.gpus_per_mw
     t.racks = t.gpus / g.gpus_per_system if g.gpus_per_system else 0.0
-    t.tok_s = t.gpus * g.tput
-    t.output_tok_s = t.gpus * g.output_tput
+    t.tok_s = t.gpus * g.tok_s_per_gpu
+    t.output_tok_s = t.gpus * g.output_tok_s_per_gpu
     t.output_tokens_per_year = t.output_tok_s * SECONDS_PER_YEAR * scenario.utilization
     cap = tier.demand_tokens_per_day * 365 if tier.demand_tokens_per_day else None
     sold = min(t.output_tokens_per_year, cap) if cap else t.output_tokens_per_year
@@ -395,7 +394,7 @@ def _apply_power(t: TierResult, g: PerGpu | None, mw: float, scenario: Scenario,
     )
     t.cost_usd = t.gpus * g.cost_usd_year
     t.margin_usd = t.revenue_usd - t.cost_usd
-    t.cost_usd_per_mtok = t.cost_usd / (sold / 1e6) if sold else None
+    t.cost_usd_per_mtok = U.usd_per_mtok_of(t.cost_usd, sold) if sold else None
 
 
 def _allocate(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from tokenomy import units as U
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ import ranges as R
 from tokenomy.econ.factory import (
@@ -49,8 +50,8 @@ class Unit:
     """One operating point (tier × hardware, or hardware in `cost`) and the inputs its arithmetic reads."""
 
     name: str
-    tput: float
-    out_tput: float
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving
+    output_tok_s_per_gpu: float
     i_model: int
     allin: float
     i_allin: int | None
@@ -124,8 +125,8 @@ def make_unit(
         fallback = True
     return Unit(
         name=name,
-        tput=point.tput_per_gpu,
-        out_tput=point.output_tput_per_gpu,
+        tok_s_per_gpu=point.tok_s_per_gpu,
+        output_tok_s_per_gpu=point.output_tok_s_per_gpu,
         i_model=i_model,
         allin=allin,
         i_allin=i_allin,
@@ -151,8 +152,8 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
     pue = np.maximum(env.pue * _col(f, env.i_pue) * one, 1.0)
     util = np.minimum(env.util * _col(f, env.i_util) * one, 1.0)
     allin = u.allin * _col(f, u.i_allin) * one
-    tput = u.tput * f[:, u.i_model]
-    out_tput = u.out_tput * f[:, u.i_model]
+    tput = u.tok_s_per_gpu * f[:, u.i_model]
+    out_tput = u.output_tok_s_per_gpu * f[:, u.i_model]
     if u.preset is not None:
         capex = np.zeros(n)
         capex_h = opex_h = power_h = np.zeros(n)
@@ -168,7 +169,7 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
         power_h = allin * pue * u.elec * _col(f, u.i_elec)
         usd_h = capex_h + opex_h + power_h
     grid = u.grid * _col(f, u.i_grid) * one
-    j_fac = allin * 1000.0 / tput * pue
+    j_fac = U.joules_per_token(allin, tput) * pue
     return {
         "pue": pue,
         "util": util,
@@ -179,11 +180,11 @@ def unit_arrays(u: Unit, env: Env, f: np.ndarray) -> dict[str, np.ndarray]:
         "power_h": power_h,
         "opex_h": opex_h,
         "usd_h": usd_h,
-        "gpus_per_mw": 1000.0 / (allin * pue),
+        "gpus_per_mw": U.gpus_per_mw(allin, pue),
         "price": u.price * _col(f, u.i_price) * one,
         "j_per_token": j_fac,
-        "wh_per_query": j_fac * (u.isl + u.osl) / 3600.0,
-        "gco2_per_mtok": j_fac * 1e6 / 3.6e6 * grid,
+        "wh_per_query": U.wh_of(j_fac * (u.isl + u.osl)),
+        "gco2_per_mtok": U.gco2_per_mtok(j_fac, grid),
     }
 
 
@@ -209,7 +210,7 @@ def plan_model(
     for gen_spec, g in zip(scenario.generations, result.generations, strict=True):
         units: list[Unit | None] = []
         for t in g.tiers:
-            if not t.reachable or t.tput_per_gpu is None:
+            if not t.reachable or t.tok_s_per_gpu is None:
                 units.append(None)
                 continue
             acc = cat.accelerator(t.hardware)
@@ -272,7 +273,10 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
             made = gpus * a["out_tput"] * SECONDS * a["util"]
             sold = np.minimum(made, u.cap_tokens_year) if u.cap_tokens_year else made
             in_tput = a["tput"] - a["out_tput"]
-            rev = gpus * SECONDS * a["util"] * (a["out_tput"] * a["price"] + in_tput * u.in_price) / 1e6
+            served_s = gpus * SECONDS * a["util"]  # GPU-seconds of serving a year
+            rev = U.usd_for_tokens(served_s * a["out_tput"], a["price"]) + U.usd_for_tokens(
+                served_s * in_tput, u.in_price
+            )
             rev = rev * np.where(made > 0, sold / np.where(made > 0, made, 1.0), 0.0)
             cost = gpus * a["usd_h"] * HOURS_PER_YEAR
             key = f"{gname}/{t.tier}"
@@ -284,8 +288,8 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
                 "revenue_usd": rev,
                 "cost_usd": cost,
                 "margin_usd": rev - cost,
-                "cost_usd_per_mtok": cost / (sold / 1e6),
-                "tput_per_gpu": a["tput"],
+                "cost_usd_per_mtok": U.usd_per_mtok_of(cost, sold),
+                "tok_s_per_gpu": a["tput"],
                 "joules_per_token": a["j_per_token"],
                 "wh_per_query": a["wh_per_query"],
                 "gco2_per_mtok": a["gco2_per_mtok"],
@@ -298,7 +302,7 @@ def plan_arrays(m: PlanModel, f: np.ndarray) -> dict[str, np.ndarray]:
             out[f"{gname}.{k}"] = v
         sold = tot["output_tokens_per_year"]
         out[f"{gname}.cost_usd_per_mtok"] = np.where(
-            sold > 0, tot["cost_usd"] / np.where(sold > 0, sold, 1) * 1e6, np.nan
+            sold > 0, U.usd_per_mtok_of(tot["cost_usd"], np.where(sold > 0, sold, 1)), np.nan
         )
     if m.gens:
         base = m.gens[0][0]
@@ -333,7 +337,7 @@ def _plan_points(result: Plan) -> dict[str, float | None]:
                 "cost_usd",
                 "margin_usd",
                 "cost_usd_per_mtok",
-                "tput_per_gpu",
+                "tok_s_per_gpu",
                 "joules_per_token",
                 "wh_per_query",
                 "gco2_per_mtok",
@@ -428,9 +432,9 @@ def cost_ranges(
         for u, env, _ in rows:
             a = unit_arrays(u, env, f)
             out[f"{u.name}.usd_per_gpu_hour"] = a["usd_h"]
-            out[f"{u.name}.usd_per_mtok"] = a["usd_h"] / (a["tput"] * 3600.0 / 1e6)
-            out[f"{u.name}.usd_per_output_mtok"] = a["usd_h"] / (a["out_tput"] * 3600.0 / 1e6)
-            out[f"{u.name}.tok_s_per_mw"] = a["tput"] * 1000.0 / a["allin"]
+            out[f"{u.name}.usd_per_mtok"] = U.usd_per_mtok(a["usd_h"], a["tput"])
+            out[f"{u.name}.usd_per_output_mtok"] = U.usd_per_mtok(a["usd_h"], a["out_tput"])
+            out[f"{u.name}.tok_s_per_mw"] = U.tok_s_per_mw(a["tput"], a["allin"])
             out[f"{u.name}.joules_per_token"] = a["j_per_token"]
             out[f"{u.name}.wh_per_query"] = a["wh_per_query"]
             out[f"{u.name}.gco2_per_mtok"] = a["gco2_per_mtok"]
@@ -573,12 +577,9 @@ def invest_ranges(
                 g = u.mw * a["gpus_per_mw"] / 1000.0
                 ti = u0.tiers.index(parent_tier(t.tier))
                 made = g * a["out_tput"] * SECONDS * a["util"]
-                rev[:, ti] += (
-                    g
-                    * SECONDS
-                    * a["util"]
-                    * (a["out_tput"] * a["price"] + (a["tput"] - a["out_tput"]) * u.in_price)
-                    / 1e6
+                served_s = g * SECONDS * a["util"]
+                rev[:, ti] += U.usd_for_tokens(served_s * a["out_tput"], a["price"]) + U.usd_for_tokens(
+                    served_s * (a["tput"] - a["out_tput"]), u.in_price
                 )
                 tok[:, ti] += made
                 power += g * a["power_h"] * HOURS_PER_YEAR

@@ -93,10 +93,11 @@ def gpu_hour_cost(
     acc = cat.accelerator(hardware)
     system = _system_of(hardware, acc, cat)
     if basis in PRESETS:
-        rate = acc.value(f"usd_per_gpu_hour_{basis}")
+        rate = preset_usd_per_gpu_hour(acc, basis)
         if rate is None:
             raise MissingFigureError(
-                f"{acc.name} has no InferenceX '{basis}' $/GPU-hour preset; use --basis owned"
+                f"{acc.name} has no InferenceX '{basis}' $/GPU-hour preset; the 'owned' cost basis (capex, power, opex) "
+                "prices it"
             )
         return GpuHourCost(
             basis=basis, total=rate, preset=rate, notes=[f"InferenceX {basis} preset (all-in)"]
@@ -142,6 +143,9 @@ def _system_of(query: str, acc: Accelerator, cat: Catalog) -> System | None:
     return None
 
 
-def usd_per_mtok(usd_per_gpu_hour: float, tput_per_gpu: float) -> float:
-    """InferenceX's definition: ($/GPU-hour) / (tok/s per GPU × 3600 / 1e6)."""
-    return usd_per_gpu_hour / (tput_per_gpu * 3600.0 / 1e6)
+def preset_usd_per_gpu_hour(acc: Accelerator, basis: str) -> float | None:
+    """The InferenceX all-in $/GPU-hour preset of an accelerator for a basis (hyperscaler, neocloud, rental);
+    None when the catalog has none."""
+    if basis not in PRESETS:
+        raise ValueError(f"unknown $/GPU-hour preset '{basis}'; choose {', '.join(PRESETS)}")
+    return acc.value(f"usd_per_gpu_hour_{basis}")

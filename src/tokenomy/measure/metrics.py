@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenomy.measure.client import RequestResult
+from tokenomy.units import joules_per_token, tok_s_per_mw, usd_per_mtok
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,12 @@ def summarize(
     allin_kw_per_gpu: float | None = None,
     usd_per_gpu_hour: float | None = None,
 ) -> dict:
-    """TTFT, TPOT, ITL, E2E distributions; request/input/output/total throughput; tok/s/user; goodput; failures."""
+    """TTFT, TPOT, ITL, E2E distributions; request/input/output/total throughput; tok/s/user; goodput; failures.
+
+    With ``gpus``: ``tput_per_gpu`` = (input + output) tok/s per GPU serving and ``output_tput_per_gpu`` = output
+    tok/s per GPU, keys named as InferenceX's result format names them (summaries are stored in the results
+    database and exported in that format; elsewhere tokenomy calls them ``tok_s_per_gpu``, ``output_tok_s_per_gpu``).
+    """
     measured = [r for r in results if not r.warmup]
     ok = [r for r in measured if r.ok]
     failed = [r for r in measured if not r.ok]
@@ -135,13 +141,13 @@ def summarize(
         summary["tput_per_gpu"] = summary["total_tok_s"] / gpus
         summary["output_tput_per_gpu"] = summary["output_tok_s"] / gpus
         if allin_kw_per_gpu:
-            summary["tok_s_per_mw"] = summary["tput_per_gpu"] * 1000.0 / allin_kw_per_gpu
-            summary["joules_per_token_provisioned"] = (
-                allin_kw_per_gpu * 1000.0 / max(summary["tput_per_gpu"], 1e-12)
+            summary["tok_s_per_mw"] = tok_s_per_mw(summary["tput_per_gpu"], allin_kw_per_gpu)
+            summary["joules_per_token_provisioned"] = joules_per_token(
+                allin_kw_per_gpu, max(summary["tput_per_gpu"], 1e-12)
             )
         if usd_per_gpu_hour:
             tput = summary["tput_per_gpu"]
-            summary["usd_per_mtok"] = usd_per_gpu_hour / (tput * 3600 / 1e6) if tput else None
+            summary["usd_per_mtok"] = usd_per_mtok(usd_per_gpu_hour, tput) if tput else None
     return summary
 
 

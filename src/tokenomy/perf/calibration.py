@@ -240,7 +240,7 @@ def fit_backend(
     targets = [
         (measured.tpot_ms, "tpot_ms", 1.0),
         (measured.ttft_ms, "ttft_ms", TTFT_WEIGHT),
-        (measured.tput_per_gpu, "tput_per_gpu", TPUT_WEIGHT),
+        (measured.tput_per_gpu, "tok_s_per_gpu", TPUT_WEIGHT),
     ]
     weight = measured.weight if measured.weight is not None else np.ones(n_points)
     ttft_w = measured.ttft_weight if measured.ttft_weight is not None else np.ones(n_points)

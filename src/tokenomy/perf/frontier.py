@@ -1,5 +1,6 @@
 """Throughput–interactivity frontiers: every feasible deployment × concurrency in one vectorized evaluation,
-then the Pareto set of (tok/s/user ↑, tput_per_gpu ↑), reported per GPU, per MW and per dollar.
+then the Pareto set of (tok/s/user ↑, tok_s_per_gpu ↑), reported per GPU and per MW of all-in power. Physics only:
+the dollars of a frontier are econ's (:func:`tokenomy.econ.cost.priced_frontier`).
 
 A frontier is drawn for one backend and one way of serving (aggregated or disaggregated, with or without MTP);
 :func:`best_frontier` takes the upper envelope over backends and ways of serving, as InferenceX draws a GPU's
@@ -17,9 +18,14 @@ from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
 from tokenomy.perf.calibration import Calibration, envelope_key, load_calibration
 from tokenomy.perf.hardware import HardwareSpec, default_kv_precision, hardware_spec
-from tokenomy.perf.ops import Parallel, Precision, serving_precision, weight_bytes_per_gpu
+from tokenomy.perf.ops import (
+    Parallel,
+    Precision,
+    cached_tokens,
+    serving_precision,
+    weight_bytes_per_gpu,
+)
 from tokenomy.perf.predict import engine_limits
-from tokenomy.perf.reuse import cached_tokens
 from tokenomy.perf.serving import (
     USABLE_MEMORY,
     ServingOptions,
@@ -28,6 +34,7 @@ from tokenomy.perf.serving import (
     predict_disaggregated,
     predict_serving,
 )
+from tokenomy.units import tok_s_per_mw
 
 CONCURRENCIES = np.unique(np.round(np.geomspace(1, 4096, 76))).astype(int)  # 64 distinct levels, 1 to 4096
 DISAGG_CONCURRENCIES = CONCURRENCIES[::2]  # per decode engine: every other level keeps the grid small
@@ -109,10 +116,9 @@ def default_max_gpus(arch: Architecture, hw: HardwareSpec, prec: Precision) -> i
 @dataclass
 class FrontierPoint:
     tok_s_per_user: float
-    tput_per_gpu: float  # (input + output) tok/s per GPU serving, prefill pool included
-    output_tput_per_gpu: float  # output tok/s per GPU serving, prefill pool included
+    tok_s_per_gpu: float  # (input + output) tok/s per GPU serving, prefill pool included
+    output_tok_s_per_gpu: float  # output tok/s per GPU serving, prefill pool included
     tok_s_per_mw: float | None
-    usd_per_mtok: float | None
     ttft_ms: float
     tpot_ms: float
     concurrency: int  # requests in flight per engine (per decode engine with its prefill share)
@@ -161,8 +167,6 @@ class Frontier:
     backend: str
     isl: int
     osl: int
-    cost_basis: str
-    usd_per_gpu_hour: float | None
     allin_kw_per_gpu: float | None
     points: list[FrontierPoint]
     evaluated: int
@@ -184,7 +188,7 @@ class Frontier:
         only unless ``allow_extrapolation``)."""
         pool = self.points if allow_extrapolation else self.measured_backed()
         ok = [p for p in pool if p.tok_s_per_user >= tok_s_per_user]
-        return max(ok, key=lambda p: p.tput_per_gpu) if ok else None
+        return max(ok, key=lambda p: p.tok_s_per_gpu) if ok else None
 
     def interpolate(
         self, tok_s_per_user: float, attr: str = "tok_s_per_mw", allow_extrapolation: bool = True
@@ -296,7 +300,6 @@ def frontier(
     isl: int = 1024,
     osl: int = 1024,
     backend: str | None = None,
-    cost_basis: str = "neocloud",
     max_gpus: int | None = None,
     calibration: Calibration | None = None,
     concurrencies: np.ndarray | None = None,
@@ -339,12 +342,11 @@ def frontier(
     points: list[FrontierPoint] = []
     backed_only: list[FrontierPoint] = []
     evaluated = feasible = 0
-    price = hw.usd_per_gpu_hour.get(cost_basis)
     n_extra = 0
     if g is not None:
         res, grid, c = g.res, g.par, g.conc
         valid = res.fits & (c >= grid.dp)  # a request can't be split across attention-DP ranks
-        tput = np.where(valid, res.tput_per_gpu, np.nan)
+        tput = np.where(valid, res.tok_s_per_gpu, np.nan)
         user = np.where(valid, res.tok_s_per_user, np.nan)
         beyond_measured = calibration.beyond_envelope(
             backend,
@@ -373,10 +375,9 @@ def frontier(
             (points if mask[i] else backed_only).append(
                 FrontierPoint(
                     tok_s_per_user=float(user[i]),
-                    tput_per_gpu=t,
-                    output_tput_per_gpu=float(res.output_tput_per_gpu[i]),
-                    tok_s_per_mw=t * 1000.0 / hw.allin_kw if hw.allin_kw else None,
-                    usd_per_mtok=price / (t * 3600 / 1e6) if price else None,
+                    tok_s_per_gpu=t,
+                    output_tok_s_per_gpu=float(res.output_tok_s_per_gpu[i]),
+                    tok_s_per_mw=tok_s_per_mw(t, hw.allin_kw) if hw.allin_kw else None,
                     ttft_ms=float(res.ttft_ms[i]),
                     tpot_ms=float(res.tpot_ms[i]),
                     concurrency=int(c[i]),
@@ -404,14 +405,12 @@ def frontier(
     if backed_only:  # keep only the backed points that are on the backed Pareto set
         keep = pareto_mask(
             np.array([p.tok_s_per_user for p in backed_points]),
-            np.array([p.tput_per_gpu for p in backed_points]),
+            np.array([p.tok_s_per_gpu for p in backed_points]),
         )
         backed_points = [p for p, k in zip(backed_points, keep, strict=True) if k]
     assumptions = [f"unverified input: {u}" for u in hw.unverified]
     if not hw.allin_kw:
         assumptions.append("no all-in power in the catalog: tok/s per MW not computed")
-    if not price:
-        assumptions.append(f"no {cost_basis} $/GPU-hour preset in the catalog: $/M tokens not computed")
     if n_extra:
         assumptions.append(
             f"{n_extra} of {len(points)} frontier points (marked *) lie beyond what measured {backend} data on "
@@ -446,8 +445,6 @@ def frontier(
         backend=backend,
         isl=isl,
         osl=osl,
-        cost_basis=cost_basis,
-        usd_per_gpu_hour=price,
         allin_kw_per_gpu=hw.allin_kw,
         points=points,
         evaluated=evaluated,
@@ -466,7 +463,7 @@ def _upper(points: list[FrontierPoint]) -> list[FrontierPoint]:
     if not points:
         return []
     keep = pareto_mask(
-        np.array([p.tok_s_per_user for p in points]), np.array([p.tput_per_gpu for p in points])
+        np.array([p.tok_s_per_user for p in points]), np.array([p.tok_s_per_gpu for p in points])
     )
     return sorted((p for p, k in zip(points, keep, strict=True) if k), key=lambda p: p.tok_s_per_user)
 

@@ -28,36 +28,36 @@ def default_kv_precision(weight_precision: str, backend: str) -> str:
 
 @dataclass(frozen=True)
 class HardwareSpec:
-    """One accelerator: dense peaks (FLOP/s), memory (bytes, bytes/s), links (bytes/s, one direction)."""
+    """One accelerator: dense peaks (FLOP/s), memory (bytes, bytes/s), links (bytes/s, one direction), all-in
+    power (kW). Physics only: its prices are econ's (:func:`tokenomy.econ.tco.preset_usd_per_gpu_hour`)."""
 
     id: str
     family: str
-    peak_flops: dict[str, float]
+    peak_flop_s: dict[str, float]
     memory_bytes: float
-    memory_bw: float
-    scaleup_bw: float
-    scaleout_bw: float
+    memory_bw_bytes_s: float
+    scaleup_bw_bytes_s: float
+    scaleout_bw_bytes_s: float
     scaleup_domain: int
     allin_kw: float | None
-    usd_per_gpu_hour: dict[str, float]
     unverified: tuple[str, ...] = ()
 
     def native(self, precision: str) -> bool:
         """Whether tensor cores take weights in ``precision`` directly (16-bit always; FP8/FP4 where a peak is
         published; int4 weight-only formats never)."""
-        return precision in ("bf16", "fp16") or precision in self.peak_flops
+        return precision in ("bf16", "fp16") or precision in self.peak_flop_s
 
-    def flops(self, precision: str) -> float:
+    def flop_s(self, precision: str) -> float:
         """Dense peak FLOP/s for a GEMM whose weights are stored at ``precision``."""
         for p in {"fp4": ("fp4", "bf16"), "int4": ("bf16",), "fp8": ("fp8", "bf16")}.get(
             precision, (precision, "bf16")
         ):
-            if p in self.peak_flops:
-                return self.peak_flops[p]
+            if p in self.peak_flop_s:
+                return self.peak_flop_s[p]
         # Only an FP4/FP8 peak is published (Rubin, LP30): BF16 runs at half the FP8 rate at best.
-        if "fp8" in self.peak_flops:
-            return self.peak_flops["fp8"] / 2
-        return self.peak_flops["fp4"] / 4
+        if "fp8" in self.peak_flop_s:
+            return self.peak_flop_s["fp8"] / 2
+        return self.peak_flop_s["fp4"] / 4
 
 
 def _domain_size(acc: Accelerator, cat: Catalog) -> int:
@@ -81,33 +81,28 @@ def _hardware_spec(query: str, cat: Catalog) -> HardwareSpec:
     peaks = {p: v * 1e12 for p, v in peaks.items() if v}
     if not peaks:
         raise MissingFigureError(f"{acc.name} has no published peak FLOPS in the catalog")
-    scaleup = acc.value("scaleup_bw_gbps")
-    scaleout = acc.value("scaleout_bw_gbps")
+    scaleup = acc.value("scaleup_bw_gbytes_s")
+    scaleout = acc.value("scaleout_bw_gbytes_s")
     used = [
         "bf16_dense_tflops",
         "fp8_dense_tflops",
         "fp4_dense_tflops",
         "memory_gb",
-        "memory_bw_tbps",
-        "scaleup_bw_gbps",
+        "memory_bw_tbytes_s",
+        "scaleup_bw_gbytes_s",
         "allin_kw",
     ]
     return HardwareSpec(
         id=acc.id,
         family=acc.family,
-        peak_flops=peaks,
+        peak_flop_s=peaks,
         memory_bytes=acc.require("memory_gb") * 1e9,
-        memory_bw=acc.require("memory_bw_tbps") * 1e12,
-        scaleup_bw=(scaleup or 100.0) * 1e9 / 2,
+        memory_bw_bytes_s=acc.require("memory_bw_tbytes_s") * 1e12,
+        scaleup_bw_bytes_s=(scaleup or 100.0) * 1e9 / 2,
         # No published NIC: assume 400 Gb/s per GPU (flagged by the caller through `unverified`).
-        scaleout_bw=(scaleout or 100.0) * 1e9 / 2,
+        scaleout_bw_bytes_s=(scaleout or 100.0) * 1e9 / 2,
         scaleup_domain=_domain_size(acc, cat),
         allin_kw=acc.value("allin_kw"),
-        usd_per_gpu_hour={
-            k: v
-            for k in ("hyperscaler", "neocloud", "rental")
-            if (v := acc.value(f"usd_per_gpu_hour_{k}")) is not None
-        },
         unverified=tuple(f for f in acc.unverified_figures() if f in used)
-        + (() if scaleout else ("scaleout_bw_gbps (assumed 400 Gb/s)",)),
+        + (() if scaleout else ("scaleout_bw_gbytes_s (assumed 400 Gb/s)",)),
     )

@@ -7,7 +7,7 @@ Pure functions: NumPy arrays in, arrays out (all broadcast together). Each op gr
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -292,3 +292,49 @@ def prefill_cost(
     return StepCost(
         ops=ops, comm_bytes=comm, comm_messages=messages, crosses_domain=par.gpus > scaleup_domain
     )
+
+
+def cached_prefill_cost(
+    arch: Architecture,
+    prec: Precision,
+    par: Parallel,
+    isl: np.ndarray,
+    cached: np.ndarray,
+    scaleup_domain: int,
+    ranks_busy: np.ndarray | float = 1.0,
+) -> StepCost:
+    """Prefill of the uncached tail ``isl - cached`` of each prompt whose first ``cached`` tokens are in the cache.
+
+    FLOPs: F(isl) − F(cached) per op (the tail's GEMMs plus its attention over the whole context). Bytes and
+    communication: those of a ``tail``-token prefill (weights once, activations of the tail only).
+    """
+    isl = np.asarray(isl, dtype=float)
+    cached = np.clip(np.asarray(cached, dtype=float), 0.0, isl)
+    tail = isl - cached
+    full = prefill_cost(arch, prec, par, isl, scaleup_domain, ranks_busy)
+    prefix = prefill_cost(arch, prec, par, cached, scaleup_domain, ranks_busy)
+    tail_cost = prefill_cost(arch, prec, par, tail, scaleup_domain, ranks_busy)
+    ops = {}
+    for name, (flops, _) in full.ops.items():
+        if name == "ffn_experts":  # expert FLOPs are linear in tokens: the tail's own
+            ops[name] = tail_cost.ops[name]
+            continue
+        ops[name] = (np.maximum(flops - prefix.ops[name][0], 0.0), tail_cost.ops[name][1])
+    return replace(tail_cost, ops=ops)
+
+
+def cached_tokens(isl: np.ndarray, hit_rate: float) -> np.ndarray:
+    """Prompt tokens served from the cache at a prefix hit rate: at least one token is always prefilled."""
+    if not 0.0 <= hit_rate <= 1.0:
+        raise ValueError(f"prefix hit rate must be in [0, 1], not {hit_rate}")
+    isl = np.asarray(isl, dtype=float)
+    return np.minimum(np.floor(hit_rate * isl), np.maximum(isl - 1.0, 0.0))
+
+
+def answer_flops(arch: Architecture, isl: int, osl: int) -> float:
+    """FLOPs to generate ``osl`` tokens after ``isl``: linear layers plus attention over the context."""
+    ctx = np.arange(isl, isl + osl, dtype=float)
+    per_token = 2.0 * arch.active_params
+    dim = (2 * arch.kv_lora_rank + arch.qk_rope_head_dim) if arch.attention == "mla" else 2 * arch.head_dim
+    attention = 2.0 * arch.heads * dim * arch.full_attention_layers * ctx
+    return float(np.sum(per_token + attention))

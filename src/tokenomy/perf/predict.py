@@ -196,8 +196,8 @@ def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[Po
 class Predictions:
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
-    tput_per_gpu: np.ndarray
-    output_tput_per_gpu: np.ndarray
+    tok_s_per_gpu: np.ndarray
+    output_tok_s_per_gpu: np.ndarray
     notes: list[str]
 
     @property
@@ -224,8 +224,8 @@ def predict_groups(
         res = g.predict(efficiency_for(g.backend, g.family), accept(g.backend, g.precision))
         out["ttft"][g.indices] = res.ttft_ms
         out["tpot"][g.indices] = res.tpot_ms
-        out["tput"][g.indices] = res.tput_per_gpu
-        out["otput"][g.indices] = res.output_tput_per_gpu
+        out["tput"][g.indices] = res.tok_s_per_gpu
+        out["otput"][g.indices] = res.output_tok_s_per_gpu
         if fill_notes:
             cap = g.hw.memory_bytes / 1e9
             for j, i in enumerate(g.indices):
@@ -240,7 +240,7 @@ def predict_groups(
 def predict_points(
     points: Sequence[Point], calibration: Calibration | None = None, cat: Catalog | None = None
 ) -> Predictions:
-    """Predicted TTFT, TPOT and tput_per_gpu for each point, with a note where a point cannot be predicted."""
+    """Predicted TTFT, TPOT and tok_s_per_gpu for each point, with a note where a point cannot be predicted."""
     calibration = calibration or load_calibration()
     groups = group_points(points, cat)
     return predict_groups(

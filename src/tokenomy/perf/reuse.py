@@ -1,62 +1,24 @@
 """KV-cache reuse: prefix caching, multi-turn sessions and the cache tiers that keep their KV alive.
 
-A request whose first ``cached`` prompt tokens are already in the KV cache prefills only the uncached tail:
-its FLOPs are the cumulative prefill FLOPs of the whole prompt minus those of the cached prefix (the tail
-still attends to the prefix), while the weights are read once as for any prefill. Sessions (agents, chats)
+A request whose first ``cached`` prompt tokens are already in the KV cache prefills only the uncached tail
+(:func:`tokenomy.perf.ops.cached_prefill_cost`, used by the serving model below this module). Sessions (agents, chats)
 keep their context's KV between turns in HBM, then host DRAM, then local SSD; a prefix that fell out of
 every tier is recomputed, and one in a slow tier is reloaded only when that beats recomputing it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.catalog.architecture import Architecture
-from tokenomy.perf.ops import Parallel, Precision, StepCost, kv_cache_bytes_per_gpu, prefill_cost
+from tokenomy.perf.ops import Parallel, Precision, kv_cache_bytes_per_gpu
 
 if TYPE_CHECKING:
     from tokenomy.perf.calibration import Calibration
-
-
-def cached_prefill_cost(
-    arch: Architecture,
-    prec: Precision,
-    par: Parallel,
-    isl: np.ndarray,
-    cached: np.ndarray,
-    scaleup_domain: int,
-    ranks_busy: np.ndarray | float = 1.0,
-) -> StepCost:
-    """Prefill of the uncached tail ``isl - cached`` of each prompt whose first ``cached`` tokens are in the cache.
-
-    FLOPs: F(isl) − F(cached) per op (the tail's GEMMs plus its attention over the whole context). Bytes and
-    communication: those of a ``tail``-token prefill (weights once, activations of the tail only).
-    """
-    isl = np.asarray(isl, dtype=float)
-    cached = np.clip(np.asarray(cached, dtype=float), 0.0, isl)
-    tail = isl - cached
-    full = prefill_cost(arch, prec, par, isl, scaleup_domain, ranks_busy)
-    prefix = prefill_cost(arch, prec, par, cached, scaleup_domain, ranks_busy)
-    tail_cost = prefill_cost(arch, prec, par, tail, scaleup_domain, ranks_busy)
-    ops = {}
-    for name, (flops, _) in full.ops.items():
-        if name == "ffn_experts":  # expert FLOPs are linear in tokens: the tail's own
-            ops[name] = tail_cost.ops[name]
-            continue
-        ops[name] = (np.maximum(flops - prefix.ops[name][0], 0.0), tail_cost.ops[name][1])
-    return replace(tail_cost, ops=ops)
-
-
-def cached_tokens(isl: np.ndarray, hit_rate: float) -> np.ndarray:
-    """Prompt tokens served from the cache at a prefix hit rate: at least one token is always prefilled."""
-    if not 0.0 <= hit_rate <= 1.0:
-        raise ValueError(f"prefix hit rate must be in [0, 1], not {hit_rate}")
-    isl = np.asarray(isl, dtype=float)
-    return np.minimum(np.floor(hit_rate * isl), np.maximum(isl - 1.0, 0.0))
 
 
 @dataclass(frozen=True)
@@ -122,15 +84,17 @@ def system_cache_tiers(system: str, cat: Catalog | None = None) -> tuple[list[Ca
     gpus = float(sys_.require("gpus"))
     tiers, notes = [], []
     for name, cap, bw in (
-        ("host DRAM", "host_dram_gb", "host_to_gpu_gbps"),
-        ("local SSD", "local_ssd_tb", "ssd_read_gbps"),
+        ("host DRAM", "host_dram_gb", "host_to_gpu_gbytes_s"),
+        ("local SSD", "local_ssd_tb", "ssd_read_gbytes_s"),
     ):
         c, b = sys_.value(cap), sys_.value(bw)
         if c is None or b is None:
             notes.append(f"{sys_.name}: no {name} figures in the catalog, tier left out")
             continue
         scale = 1e12 if cap.endswith("_tb") else 1e9
-        per_gpu_bw = b * 1e9 if bw == "host_to_gpu_gbps" else b * 1e9 / gpus  # SSDs are shared by the node
+        per_gpu_bw = (
+            b * 1e9 if bw == "host_to_gpu_gbytes_s" else b * 1e9 / gpus
+        )  # SSDs are shared by the node
         tiers.append(CacheTier(name, c * scale / gpus, per_gpu_bw))
     return tiers, notes
 

@@ -20,6 +20,7 @@ from tokenomy.perf.ops import (
     Parallel,
     Precision,
     StepCost,
+    cached_prefill_cost,
     decode_step_cost,
     kv_cache_bytes_per_gpu,
     prefill_cost,
@@ -126,8 +127,8 @@ class ServingResult:
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
     e2e_ms: np.ndarray
-    tput_per_gpu: np.ndarray  # (input + output) tok/s per GPU serving (both pools when disaggregated)
-    output_tput_per_gpu: np.ndarray  # output tok/s per GPU serving (both pools when disaggregated)
+    tok_s_per_gpu: np.ndarray  # (input + output) tok/s per GPU serving (both pools when disaggregated)
+    output_tok_s_per_gpu: np.ndarray  # output tok/s per GPU serving (both pools when disaggregated)
     tok_s_per_user: np.ndarray
     decode_step_ms: np.ndarray  # time per generated token of one request, without prefill stalls
     prefill_ms: np.ndarray
@@ -161,18 +162,18 @@ def step_time_s(
 
     ``op_speed`` slows named ops down (both roofs), e.g. GEMMs that dequantize their weights on load.
     """
-    peak = hw.flops(compute_precision) * compute_eff
-    bw = hw.memory_bw * mem_eff
+    peak = hw.flop_s(compute_precision) * compute_eff
+    bw = hw.memory_bw_bytes_s * mem_eff
     total = 0.0
     for name, (flops, nbytes) in cost.ops.items():
-        op_bw = hw.memory_bw * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
+        op_bw = hw.memory_bw_bytes_s * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
         speed = (op_speed or {}).get(name, 1.0)
         total = total + _smooth_max(flops / peak, nbytes / op_bw) / speed
     # Hierarchical collectives: every byte crosses the scale-up links; across systems, each GPU also sends
     # its share (1 / domain size) of the data over its scale-out NIC.
-    link_s = cost.comm_bytes / hw.scaleup_bw
+    link_s = cost.comm_bytes / hw.scaleup_bw_bytes_s
     link_s = link_s + np.where(
-        cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw * hw.scaleup_domain), 0.0
+        cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw_bytes_s * hw.scaleup_domain), 0.0
     )
     latency = np.where(
         cost.crosses_domain, scaleout_latency_s or SCALEOUT_LATENCY_FACTOR * comm_latency_s, comm_latency_s
@@ -311,8 +312,6 @@ def _prefill_cost(
     isl = np.asarray(work.isl, dtype=float)
     if work.cached is None:
         return prefill_cost(arch, prec, par, isl, domain, ranks_busy=par.dp)
-    from tokenomy.perf.reuse import cached_prefill_cost
-
     return cached_prefill_cost(arch, prec, par, isl, work.cached, domain, ranks_busy=par.dp)
 
 
@@ -384,8 +383,8 @@ def predict_serving(
         ttft_ms=ttft * 1e3 * nan,
         tpot_ms=tpot * 1e3 * nan,
         e2e_ms=e2e * 1e3 * nan,
-        tput_per_gpu=conc * (isl + osl) / e2e / gpus * nan,
-        output_tput_per_gpu=conc * osl / e2e / gpus * nan,
+        tok_s_per_gpu=conc * (isl + osl) / e2e / gpus * nan,
+        output_tok_s_per_gpu=conc * osl / e2e / gpus * nan,
         tok_s_per_user=1.0 / tpot * nan,
         decode_step_ms=t_dec * 1e3,
         prefill_ms=t_pre * 1e3,
@@ -411,7 +410,7 @@ def kv_transfer_s(
     prefill GPUs' scale-out NICs; each of the rank's GPUs sends its share.
     """
     one = kv_cache_bytes_per_gpu(arch, prec, prefill, prefill.dp.astype(float), isl)  # one request, per GPU
-    link = np.where(within_domain, hw.scaleup_bw, hw.scaleout_bw) * eff.kv_transfer_eff
+    link = np.where(within_domain, hw.scaleup_bw_bytes_s, hw.scaleout_bw_bytes_s) * eff.kv_transfer_eff
     return one / link + eff.scaleout_latency_us * 1e-6
 
 
@@ -500,8 +499,8 @@ def predict_disaggregated(
         ttft_ms=ttft * 1e3 * nan,
         tpot_ms=tpot * 1e3 * nan,
         e2e_ms=e2e * 1e3 * nan,
-        tput_per_gpu=rate * (isl + osl) / gpus * nan,
-        output_tput_per_gpu=rate * osl / gpus * nan,
+        tok_s_per_gpu=rate * (isl + osl) / gpus * nan,
+        output_tok_s_per_gpu=rate * osl / gpus * nan,
         tok_s_per_user=1.0 / tpot * nan,
         decode_step_ms=tpot * 1e3,
         prefill_ms=t_pre * 1e3,

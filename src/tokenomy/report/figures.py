@@ -29,7 +29,7 @@ def frontier_svg(frontiers: Sequence[Frontier], title: str) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for f in frontiers:
         xs = [p.tok_s_per_user for p in f.points]
-        axes[0].plot(xs, [p.tput_per_gpu for p in f.points], marker=".", label=f.hardware)
+        axes[0].plot(xs, [p.tok_s_per_gpu for p in f.points], marker=".", label=f.hardware)
         if f.allin_kw_per_gpu:
             axes[1].plot(xs, [p.tok_s_per_mw / 1e6 for p in f.points], marker=".", label=f.hardware)
     axes[0].set_ylabel("throughput per GPU (tok/s)")

@@ -144,7 +144,7 @@ def _reuse_and_routing(sc: Scenario, focus, systems: list[str]) -> dict:
         for h in reuse_figures.HIT_RATES:
             f = _frontier_cached(focus.model, cat.accelerator(hw).id, prec, focus.isl, focus.osl, None, h)
             p = f.at_interactivity(focus.min_tok_s_per_user, allow_extrapolation=sc.allow_extrapolation)
-            rows.append({"hardware": hw, "hit_rate": h, "tput_per_gpu": p.tput_per_gpu if p else None})
+            rows.append({"hardware": hw, "hit_rate": h, "tok_s_per_gpu": p.tok_s_per_gpu if p else None})
     effect = lever_effect(sc)[1] if has_levers(sc) else None
     routing = route_report(dataset_rows(), dataset_prices())
     return {

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from tokenomy.catalog import Catalog, catalog
 from tokenomy.econ.factory import Plan, _frontier_cached
 from tokenomy.points import packaged_paths, read_many
+from tokenomy.units import tok_s_per_mw
 from tokenomy.validation import measured_on_frontier
 
 
@@ -68,20 +69,20 @@ def keynote(plan: Plan, cat: Catalog | None = None) -> Keynote:
                 {
                     "label": m.label,
                     "tok_s_per_user": m.tok_s_per_user,
-                    "tok_s_per_mw": m.tput_per_gpu * 1000.0 / kw,
+                    "tok_s_per_mw": tok_s_per_mw(m.tok_s_per_gpu, kw),
                 }
                 for m in measured_on_frontier(
                     points, focus.model, acc.id, t0.precision, focus.isl, focus.osl, cat
                 )
             ]
             for t in g.tiers:
-                if t.reachable and t.tput_per_gpu:
+                if t.reachable and t.tok_s_per_gpu:
                     s.operating.append(
                         {
                             "tier": t.name,
                             "model": t.model,
                             "tok_s_per_user": t.tok_s_per_user,
-                            "tok_s_per_mw": t.tput_per_gpu * 1000.0 / kw,
+                            "tok_s_per_mw": tok_s_per_mw(t.tok_s_per_gpu, kw),
                             "extrapolated": t.extrapolated,
                         }
                     )

@@ -10,11 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from tokenomy.perf.frontier import Frontier  # noqa: E402
+from tokenomy.econ.cost import PricedFrontier  # noqa: E402
 
 
 def plot_frontiers(
-    frontiers: Sequence[Frontier],
+    priced: Sequence[PricedFrontier],
     path: str | Path,
     title: str | None = None,
     measured: Sequence[tuple[str, float, float]] = (),
@@ -23,21 +23,24 @@ def plot_frontiers(
 
     Extrapolated points are hollow; ``measured`` (label, tok/s/user, tok/s/GPU) are overlaid on the first panel.
     """
+    frontiers = [pf.frontier for pf in priced]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
     panels = [
-        ("tput_per_gpu", "throughput per GPU (tok/s, input + output)", False),
+        ("tok_s_per_gpu", "throughput per GPU (tok/s, input + output)", False),
         ("tok_s_per_mw", "tok/s per MW (all-in provisioned power)", False),
         ("usd_per_mtok", "cost ($ per M tokens)", True),
     ]
     for ax, (attr, label, log) in zip(axes, panels, strict=True):
-        for f in frontiers:
-            pts = [p for p in f.points if getattr(p, attr) is not None]
+        for pf in priced:
+            f = pf.frontier
+            value = pf.usd_per_mtok if attr == "usd_per_mtok" else (lambda p, a=attr: getattr(p, a))
+            pts = [p for p in f.points if value(p) is not None]
             if not pts:
                 continue
             xs = [p.tok_s_per_user for p in pts]
-            ys = [getattr(p, attr) for p in pts]
+            ys = [value(p) for p in pts]
             (line,) = ax.plot(xs, ys, linewidth=1.2, label=f"{f.hardware} {f.precision}")
             for extra in (False, True):
                 sel = [(x, y) for x, y, p in zip(xs, ys, pts, strict=True) if p.extrapolated == extra]
@@ -49,7 +52,7 @@ def plot_frontiers(
                         facecolors="none" if extra else line.get_color(),
                         zorder=3,
                     )
-        if attr == "tput_per_gpu" and measured:
+        if attr == "tok_s_per_gpu" and measured:
             for kind in sorted({m[0] for m in measured}):
                 sel = [(x, y) for lab, x, y in measured if lab == kind]
                 ax.scatter(

@@ -14,7 +14,7 @@ def reuse_svg(rows: Sequence[dict]) -> str:
     fig, ax = plt.subplots(figsize=(7, 4))
     for hw in sorted({r["hardware"] for r in rows}):
         pts = sorted(
-            (r["hit_rate"], r["tput_per_gpu"]) for r in rows if r["hardware"] == hw and r["tput_per_gpu"]
+            (r["hit_rate"], r["tok_s_per_gpu"]) for r in rows if r["hardware"] == hw and r["tok_s_per_gpu"]
         )
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=hw)

@@ -9,7 +9,6 @@ security headers, and a server bound to loopback answers only to loopback host n
 from __future__ import annotations
 
 import base64
-import dataclasses
 import functools
 import hashlib
 import html
@@ -28,10 +27,11 @@ from tokenomy.catalog import KINDS, UnknownIdError, catalog
 from tokenomy.catalog.schema import MissingFigureError
 from tokenomy.catalog.views import list_entries, show_entry
 from tokenomy.econ.claims import audit_claims, checks_as_dicts
-from tokenomy.econ.cost import cost_report
+from tokenomy.econ.cost import cost_report, priced_frontier
 from tokenomy.econ.factory import plan
 from tokenomy.econ.scenario import Scenario, default_scenario
 from tokenomy.perf.frontier import frontier
+from tokenomy.units import json_safe
 
 MAX_BODY_BYTES = 256 * 1024  # a scenario is a few kB
 MAX_ECHO_CHARS = 200  # a 422 echoes at most this much of the bad input
@@ -51,20 +51,9 @@ _heavy = anyio.CapacityLimiter(HEAVY_WORKERS)
 _allowed_hosts: set[str] | None = None  # set by allow_only_loopback()
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no NaN or infinity: turn them into null, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _json(value: Any) -> bytes:
     """A library object as JSON bytes (NaN → null), made where it is computed: off the event loop."""
-    return json.dumps(_clean(value), default=str, separators=(",", ":")).encode()
+    return json.dumps(json_safe(value), default=str, separators=(",", ":")).encode()
 
 
 def _reply(body: bytes) -> Response:
@@ -79,8 +68,8 @@ def _echo(value: Any) -> Any:
         return value[:MAX_ECHO_CHARS] + ("…" if len(value) > MAX_ECHO_CHARS else "")
     if isinstance(value, int | float | bool) or value is None:
         return value
-    text = json.dumps(_clean(value), default=str)
-    return _echo(text) if len(text) > MAX_ECHO_CHARS else _clean(value)
+    text = json.dumps(json_safe(value), default=str)
+    return _echo(text) if len(text) > MAX_ECHO_CHARS else json_safe(value)
 
 
 @app.exception_handler(RequestValidationError)
@@ -221,7 +210,8 @@ async def api_catalog(
 
 @functools.lru_cache(maxsize=256)
 def _frontier(*args: Any) -> bytes:
-    return _json(dataclasses.asdict(frontier(*args)))
+    *physics, cost_basis = args
+    return _json(priced_frontier(frontier(*physics), cost_basis).as_dict())
 
 
 @app.get("/api/frontier")
@@ -291,7 +281,7 @@ def api_keynote(scenario: Scenario | None = None) -> Any:
     sc = scenario or default_scenario()
     _check_ids(sc)
     try:
-        return _clean(keynote(plan(sc)).as_dict())
+        return json_safe(keynote(plan(sc)).as_dict())
     except (UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
         raise _unprocessable("body.tiers", exc) from None
 
@@ -360,7 +350,7 @@ def api_invest(
         spec = spec_from_dict(sc.invest, "body.invest") if sc.invest is not None else example_spec
         if price_decline is not None:
             spec = spec.model_copy(update={"price_decline_per_year": price_decline})
-        return _clean(invest(sc, spec).as_dict())
+        return json_safe(invest(sc, spec).as_dict())
     except (ScenarioError, UnknownIdError, MissingFigureError, ValueError, RuntimeError) as exc:
         raise _unprocessable("body.invest", exc) from None
 
@@ -381,7 +371,7 @@ def api_supply(
     from tokenomy.econ.supply import supply
 
     try:
-        return _clean(
+        return json_safe(
             supply(
                 country or None,
                 (first_year, last_year),
