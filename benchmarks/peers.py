@@ -12,7 +12,7 @@ kept open: its own figure where it reports one, else Little's law (req/s × its 
 The peers make synthetic prompts with a Hugging Face tokenizer; with no network, a small byte-level BPE tokenizer
 (2,000 tokens, trained on this README in a temporary folder with the peer venv's own `tokenizers`) is given to all.
 
-Run: .venv/bin/python benchmarks/peers.py [--requests 2000] [--peers-dir /work/peers] [--only guidellm,aiperf]
+Run: .venv/bin/python benchmarks/peers.py [--requests 2000] [--peers-dir peers] [--only guidellm,aiperf]
 """
 
 from __future__ import annotations

@@ -544,7 +544,7 @@ def results_list(
         return
     table = Table(title=f"runs in {db or 'the default database'}")
     for col in ("run", "sweep", "when", "model", "mode", "level", "isl/osl", "status", "ok/requests"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # ids and names whole (wrapped), never cut with an ellipsis
     for r in runs:
         level = str(r["concurrency"]) if r["concurrency"] else f"{r['rate']}/s" if r["rate"] else r["mode"]
         table.add_row(
