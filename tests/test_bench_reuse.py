@@ -196,6 +196,20 @@ def test_sessions_resend_the_conversation_with_the_servers_answers(fake, tmp_pat
     assert all(r[3] > 0 and r[3] < r[4] for r in rows if r[2] > 0)
 
 
+def test_sessions_think_between_turns(fake, tmp_path):
+    url, _ = fake
+    res, doc = _bench(url, tmp_path / "t.duckdb", "--sessions", "2", "--turns", "3", "--isl", "5", "--osl", "2",
+                      "--think-s", "0.15")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = _rows(tmp_path / "t.duckdb", "session_id, turn, start_s, e2e_ms")
+    for s in (0, 1):
+        turns = sorted((r for r in rows if r[0] == s), key=lambda r: r[1])
+        for prev, cur in zip(turns, turns[1:], strict=False):
+            assert cur[2] - (prev[2] + prev[3] / 1e3) >= 0.15  # the next turn waited the think time
+    res, _ = _bench(url, tmp_path / "x.duckdb", "-c", "1", "--think-s", "1")
+    assert res.exit_code == 2 and "--sessions" in res.output
+
+
 def test_a_failed_turn_skips_the_rest_of_its_session(tmp_path):
     with FakeOpenAIThread(free_port(), ttft_s=0.001, gap_s=0.001) as url:
         res, doc = _bench(
@@ -217,7 +231,7 @@ def test_a_failed_turn_skips_the_rest_of_its_session(tmp_path):
         (["--sessions", "2", "--rate", "3"], "not at a rate"),
         (["--sessions", "2", "--workers", "2"], "drop --workers"),
         (["--sessions", "2", "--num-prompts", "5"], "drop --dataset and --num-prompts"),
-        (["--turns", "3", "-c", "1"], "--turns goes with --sessions"),
+        (["--turns", "3", "-c", "1"], "--turns and --think-s go with --sessions"),
         (["--trace", "MISSING"], "no such file"),
         (["--trace", "BAD"], "line 2: input_length"),
     ],

@@ -106,6 +106,14 @@ def bench(
         "conversation, answers included, plus --isl new words.",
     ),
     turns: int | None = typer.Option(None, "--turns", min=1, help="Turns per session (with --sessions)."),
+    think_s: float = typer.Option(
+        0.0,
+        "--think-s",
+        min=0.0,
+        max=3600.0,
+        help="Seconds a session waits after an answer before its next turn (with --sessions): an agent's tool "
+        "call or a user reading.",
+    ),
     trace: Path | None = typer.Option(
         None,
         "--trace",
@@ -203,8 +211,8 @@ def bench(
             fail("--trace replays in this process (one clock for the schedule): drop --workers")
         if not trace.is_file():
             fail(f"--trace {trace}: no such file")
-    if turns is not None and not sessions:
-        fail("--turns goes with --sessions N")
+    if (turns is not None or think_s) and not sessions:
+        fail("--turns and --think-s go with --sessions N")
     if sessions:
         if rate is not None or find_max_rate:
             fail("--sessions run at a concurrency (-c: sessions at once), not at a rate or a search")
@@ -263,6 +271,7 @@ def bench(
         allin_kw_per_gpu=allin,
         usd_per_gpu_hour=price,
         power=power == "nvml",
+        think_s=think_s,
     )
     try:
         asyncio.run(check_endpoint(cfg))
@@ -307,6 +316,7 @@ def bench(
             "shared_prefix": shared_prefix,
             "sessions": sessions,
             "turns": (turns or 1) if sessions else None,
+            "think_s": think_s if sessions else None,
             "trace": str(trace) if trace else None,
         },
     }

@@ -46,6 +46,7 @@ class BenchConfig:
     usd_per_gpu_hour: float | None = None
     power: bool = False
     extra_body: dict | None = None
+    think_s: float = 0.0  # sessions: the wait between an answer and the session's next turn
     http_client: str = "auto"  # auto: the lean HTTP/1.1 client for http://, aiohttp for https; or "aiohttp"
 
 
@@ -79,8 +80,8 @@ async def _run_one(
 
 
 async def _sessions(sender, cfg: BenchConfig, convs: Sequence[Conversation], concurrency: int, done) -> None:
-    """Conversations at ``concurrency`` at once, the turns of each in order: a turn is sent when the previous
-    answer is in. After a failed turn the session's later turns are not sent (failed, with the reason)."""
+    """Conversations at ``concurrency`` at once, the turns of each in order: a turn is sent ``cfg.think_s`` after
+    the previous answer is in. After a failed turn the session's later turns are not sent (failed, with the reason)."""
     pending = list(convs)[::-1]
     system_sent = cfg.warmup > 0
 
@@ -106,6 +107,8 @@ async def _sessions(sender, cfg: BenchConfig, convs: Sequence[Conversation], con
                 c.record(
                     p, r.answer or "", None if r.prompt_tokens_estimated else r.prompt_tokens, r.output_tokens
                 )
+                if cfg.think_s and t + 1 < c.turns:
+                    await asyncio.sleep(cfg.think_s)  # the session thinks; its slot stays taken
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
 
