@@ -4,6 +4,7 @@ reaches itself through its imports. Read from the source with ast, nothing impor
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import tokenomy
@@ -154,3 +155,32 @@ def test_the_repository_cites_nothing_outside_itself():
         text = path.read_bytes().decode("utf-8", errors="ignore")
         hits += [f"{path.relative_to(repo)}: {n}" for n in needles if n in text]
     assert not hits, hits
+
+
+def flag_errors(source: str) -> list[str]:
+    """The messages of ``raise`` statements in ``source`` that name a command-line flag (``--name``); a whole
+    command to run, quoted as `tokenomy …`, is a hint and allowed."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            for sub in ast.walk(node.exc):
+                if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                    text = re.sub(r"`tokenomy [^`]*`", "", sub.value)
+                    if any(
+                        text[i : i + 2] == "--" and text[i + 2 : i + 3].isalpha() for i in range(len(text))
+                    ):
+                        found.append(text)
+    return found
+
+
+def test_libraries_raise_errors_naming_fields_not_flags():
+    """Below the CLI an error names the field it is about (``ai_share``), never a flag (``--ai-share``): the same
+    library serves the web API and scripts, where no flag exists; the CLI adds its flag when it reports."""
+    hits = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel.startswith(("cli/", "web/")) or rel == "measure/fake_server.py":  # the edges own their flags
+            continue
+        hits += [f"{rel}: {m}" for m in flag_errors(path.read_text())]
+    assert not hits, hits
+    assert flag_errors('raise ValueError(f"--mix: {x} is bad")') == ["--mix: "]  # the check can fail

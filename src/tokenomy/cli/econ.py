@@ -376,6 +376,9 @@ def cost(
 
     try:
         sess = parse_session(session) if session else None
+    except ValueError as exc:
+        fail(f"--session: {exc}")
+    try:
         rep = cost_report(
             model,
             hardware,

@@ -227,12 +227,14 @@ def supply(
         [], "--country", "-c", help="Nation id (us, china); repeat. Default: all."
     ),
     years: str = typer.Option("2026:2030", "--years", help="FIRST:LAST year."),
-    gw_per_year: float | None = typer.Option(None, "--gw-per-year", help="Override: GW added every year."),
+    gw_per_year: float | None = typer.Option(
+        None, "--gw-per-year", min=0.0, help="Override: GW added every year."
+    ),
     target: bool = typer.Option(
         False, "--target", help="Use a nation's proposed GW/yr (OpenAI's +100 GW for the US)."
     ),
     ai_share: float | None = typer.Option(
-        None, "--ai-share", help="Override: share of new GW that feeds AI."
+        None, "--ai-share", min=0.0, max=1.0, help="Override: share of new GW that feeds AI."
     ),
     demand: list[str] = typer.Option([], "--demand", "-d", help="Demand path id (doubao, google); repeat."),
     demand_growth: float | None = typer.Option(
@@ -259,6 +261,10 @@ def supply(
     from tokenomy.econ.supply import supply as run
 
     try:
+        hardware_mix = parse_hardware_mix(mix) if mix else None
+    except ValueError as exc:
+        fail(f"--mix: {exc}")
+    try:
         rep = run(
             country or None,
             _years(years),
@@ -270,7 +276,7 @@ def supply(
             capex,
             usd_per_gw,
             hardware,
-            parse_hardware_mix(mix) if mix else None,
+            hardware_mix,
         )
     except (UnknownIdError, MissingFigureError, ValueError) as exc:
         fail(str(exc))

@@ -423,7 +423,7 @@ def frontier_cmd(
         try:
             sess = parse_session(session)
         except ValueError as exc:
-            fail(str(exc))
+            fail(f"--session: {exc}")
     for hw in hardware:
         hit, reuse_notes = prefix_hit_rate, []
         if sess is not None:

@@ -109,7 +109,9 @@ def parse_hardware_mix(text: str) -> dict[str, float]:
         try:
             mix[name.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"--mix: '{part}' should look like system=share, e.g. vr_nvl72=0.5") from None
+            raise ValueError(
+                f"hardware mix: '{part}' should look like system=share, e.g. vr_nvl72=0.5"
+            ) from None
     return mix
 
 
@@ -218,9 +220,9 @@ def supply(
     if years[1] < years[0] or years[1] - years[0] > 50:
         raise ValueError(f"years {years[0]}:{years[1]}: the last must follow the first, 50 years at most")
     if ai_share is not None and not 0 <= ai_share <= 1:
-        raise ValueError(f"--ai-share {ai_share:g}: must be between 0 and 1")
+        raise ValueError(f"ai_share {ai_share:g}: must be between 0 and 1")
     if gw_per_year is not None and gw_per_year < 0:
-        raise ValueError(f"--gw-per-year {gw_per_year:g}: must not be negative")
+        raise ValueError(f"gw_per_year {gw_per_year:g}: must not be negative")
     yrs = np.arange(years[0], years[1] + 1)
     series = []
     for pid in demand_paths or list(mk.demand):

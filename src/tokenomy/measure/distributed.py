@@ -36,7 +36,7 @@ def import_ray():
         import ray
     except ImportError:
         raise RayMissingError(
-            "--workers needs Ray, which is not installed: pip install 'tokenomy[ray]'"
+            "load generation on Ray workers needs Ray, which is not installed: pip install 'tokenomy[ray]'"
         ) from None
     return ray
 

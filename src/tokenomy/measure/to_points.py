@@ -23,7 +23,7 @@ def points_from_db(run_id: str, db: str | Path | None = None) -> tuple[list[Poin
         missing = [k for k in ("hardware", "backend") if not run.get(k)]
         if missing:
             raise ValueError(
-                f"run {run['run_id']} has no {' or '.join(missing)}: bench with --hardware and --backend"
+                f"run {run['run_id']} has no {' or '.join(missing)}: measure it with `tokenomy bench --hardware … --backend …`"
             )
         row = {
             "model_path": run["model"],

@@ -122,7 +122,7 @@ _WORDS = [
 def random_prompts(n: int, isl: int, osl: int, seed: int = 0, low: float = 0.8) -> list[Prompt]:
     """``n`` prompts of about ``isl`` words asking for about ``osl`` tokens, lengths in [low, 1] × nominal."""
     if isl < 1 or osl < 1:
-        raise ValueError("--isl and --osl must be at least 1")
+        raise ValueError("isl and osl must be at least 1 token")
     rng = np.random.default_rng(seed)
     prompts = []
     for _ in range(n):
@@ -181,7 +181,7 @@ def with_shared_prefix(prompts: list[Prompt], tokens: int, warm: bool) -> list[P
     """Every prompt starts with the same system prompt of ``tokens`` words (a system message in chat); each
     reuses it, except the first when no warmup request sent it before (``warm``)."""
     if tokens < 1:
-        raise ValueError("--shared-prefix must be at least 1 token")
+        raise ValueError("shared_prefix must be at least 1 token")
     head = system_prompt(tokens)
     out = []
     for k, p in enumerate(prompts):
@@ -253,7 +253,7 @@ def conversations(
     """``n`` sessions of ``turns`` turns; each turn adds about ``isl`` new words and asks for about ``osl``
     tokens (lengths in [0.8, 1] × nominal); every session starts with the shared system prompt if one is set."""
     if n < 1 or turns < 1:
-        raise ValueError("--sessions and --turns must be at least 1")
+        raise ValueError("sessions and turns must be at least 1")
     system = system_prompt(shared_prefix) if shared_prefix > 0 else None
     out = []
     for s in range(n):

@@ -159,15 +159,15 @@ def parse_session(text: str) -> Session:
     names = ("turns", "tokens_per_turn", "output_per_turn", "think_time_s", "system_tokens")
     parts = [p.strip() for p in text.split(",")]
     if not 4 <= len(parts) <= 5:
-        raise ValueError("--session takes TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]")
+        raise ValueError("a session is TURNS,TOKENS_PER_TURN,OUTPUT_PER_TURN,THINK_S[,SYSTEM_TOKENS]")
     values: dict[str, float] = {}
     for name, part in zip(names, parts, strict=False):
         try:
             values[name] = float(part)
         except ValueError:
-            raise ValueError(f"--session: {name} '{part}' is not a number") from None
+            raise ValueError(f"session {name} '{part}' is not a number") from None
         if not np.isfinite(values[name]) or values[name] < 0:
-            raise ValueError(f"--session: {name} must be a finite number ≥ 0")
+            raise ValueError(f"session {name} must be a finite number ≥ 0")
     ints = {k: int(v) for k, v in values.items() if k != "think_time_s"}
     return Session(**ints, think_time_s=values["think_time_s"])
 
