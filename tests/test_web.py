@@ -147,6 +147,14 @@ def test_planner_page_in_chromium(server):
         expect(page.locator("#tier-table tbody tr").first.locator("td").nth(4)).to_have_text(
             re.compile(r"^\d[\d,]*$")
         )
+        # $/M tokens per generation comes from the API (one formula, in the library), not from the page's script
+        blackwell = page.locator(f"{rows}[data-generation='Blackwell'] td").last
+        expected = next(
+            g["cost_usd_per_mtok"]
+            for g in TestClient(app).post("/api/plan").json()["generations"]
+            if g["name"] == "Blackwell"
+        )
+        assert blackwell.inner_text() == f"{expected:.3f}"
 
         def slide(selector: str, value: float) -> None:
             page.locator(selector).evaluate(

@@ -180,7 +180,11 @@ class Plan:
     assumptions: list[str]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The plan as plain data, each generation with its $/M output tokens sold (the formula lives in units)."""
+        out = asdict(self)
+        for gen, data in zip(self.generations, out["generations"], strict=True):
+            data["cost_usd_per_mtok"] = gen.cost_usd_per_mtok
+        return out
 
 
 @functools.lru_cache(maxsize=16)
