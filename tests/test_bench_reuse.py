@@ -74,6 +74,7 @@ def _received(server, n_warm: int) -> list[str]:
     return [b["prompt"] for b in server.bodies[n_warm:]]
 
 
+@pytest.mark.slow
 def test_trace_replay_reuse_share_matches_the_hash_ids_exactly(fake, tmp_path):
     url, server = fake
     trace = synthetic_trace(300, rate_per_s=200, mean_input=1024, mean_output=4, seed=5)
@@ -106,6 +107,7 @@ def test_trace_replay_reuse_share_matches_the_hash_ids_exactly(fake, tmp_path):
     )  # loose: a shared CI machine; benchmarks/trace_replay.py measures
 
 
+@pytest.mark.slow
 def test_trace_in_send_order_reuses_by_text_exactly(fake, tmp_path):
     """Replayed in the trace's order, the prompt texts alone give exactly the hash ids' reuse per request."""
     url, server = fake
@@ -118,6 +120,7 @@ def test_trace_in_send_order_reuses_by_text_exactly(fake, tmp_path):
     assert _text_reuse(sent, BLOCK_TOKENS) == prefix_reuse(trace).cached_tokens
 
 
+@pytest.mark.slow
 def test_a_trace_with_no_shared_hash_ids_gives_no_shared_prefixes(fake, tmp_path):
     url, server = fake
     trace = [
@@ -196,6 +199,7 @@ def test_sessions_resend_the_conversation_with_the_servers_answers(fake, tmp_pat
     assert all(r[3] > 0 and r[3] < r[4] for r in rows if r[2] > 0)
 
 
+@pytest.mark.slow
 def test_sessions_think_between_turns(fake, tmp_path):
     url, _ = fake
     res, doc = _bench(url, tmp_path / "t.duckdb", "--sessions", "2", "--turns", "3", "--isl", "5", "--osl", "2",

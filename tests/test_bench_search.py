@@ -66,6 +66,7 @@ def test_the_slo_holds_at_its_percentile_and_a_failure_counts_as_slow():
             Slo.parse(bad)
 
 
+@pytest.mark.slow
 def test_find_max_rate_through_the_cli(tmp_path):
     """Wiring: every probe a stored level, the best reported; a tiny search (2 probes) to stay fast."""
     pytest.importorskip("aiohttp")

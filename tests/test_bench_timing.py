@@ -40,6 +40,7 @@ def timed_server():
     proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("c", "n", "ttft_max_ms"), [(1, 6, 70.0), (64, 192, 100.0)])
 def test_reported_ttft_and_tpot_match_what_the_server_sent(timed_server, tmp_path, c, n, ttft_max_ms):
     db = tmp_path / "t.duckdb"

@@ -21,6 +21,7 @@ def checks(claim_checks):
     return {c.id: c for c in claim_checks}
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_every_claim_gets_a_verdict_with_conditions(checks):
     assert set(checks) == set(catalog().claims)
     for c in checks.values():
@@ -29,6 +30,7 @@ def test_every_claim_gets_a_verdict_with_conditions(checks):
         assert c.ratio_verdict in ("within 1.5x", "within 3x", "not supported"), c.id
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_a_claim_judged_at_an_unstated_condition_says_so(checks):
     for c in checks.values():
         claim = catalog().claims[c.id]
@@ -40,6 +42,7 @@ def test_a_claim_judged_at_an_unstated_condition_says_so(checks):
             assert any("does not state" in a for a in c.assumptions), c.id
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_where_a_claim_holds_our_band_contains_it(checks):
     """Re-read the frontier at the found interactivity: the claimed value lies within the model-error band."""
     c = checks["hopper-1mw-180k"]
@@ -67,6 +70,7 @@ def test_holds_interval_and_its_words():
     assert "every interactivity" in _interval_text(10, 80, 10, 80)
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_inferencex_measurement_is_checked_where_it_exists(checks):
     c = checks["h200-90-tps-gpu"]
     m = c.measured
@@ -92,6 +96,7 @@ def test_inferencex_measurement_is_checked_where_it_exists(checks):
     assert no_data and not no_data["available"] and "no InferenceX measurement" in no_data["text"]
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_no_holding_is_nan(checks):
     """A tier with no revenue on either side (Free) has no ratio: said in words, never a NaN figure."""
     for c in checks.values():

@@ -139,6 +139,7 @@ def test_validate_json_reports_breakdowns():
     assert data["by"]["system"]["b200_sxm"]["tpot"]["n"] > 900
 
 
+@pytest.mark.slow
 def test_validate_defaults_to_every_packaged_file():
     result = runner.invoke(app, ["validate", "--json"])
     assert result.exit_code == 0, result.output

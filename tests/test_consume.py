@@ -173,6 +173,7 @@ def test_report_plots(tmp_path):
         assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_genai_prices_table_offline():
     pytest.importorskip("genai_prices")
     result = runner.invoke(app, ["consume", "report", "--prices", "genai-prices", "--json"])

@@ -176,6 +176,7 @@ def test_plan_scales_linearly_with_power():
     assert big.generations[1].revenue_usd == pytest.approx(10 * small.generations[1].revenue_usd)
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_every_claim_is_checked_with_a_ratio(claim_checks):
     checks = claim_checks
     assert len(checks) == len(catalog().claims)
@@ -254,6 +255,7 @@ def test_report_is_one_self_contained_file(tmp_path):
     assert html.count("<tr>") > 60
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_the_default_audit_is_computed_once_and_handed_out_as_copies(claim_checks, monkeypatch):
     from tokenomy.econ import claims
 

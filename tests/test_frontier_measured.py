@@ -192,6 +192,7 @@ def _slower_fit(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_users_own_fit_reaches_the_money(tmp_path):
     """`--calibration` on plan, cost, capacity and claims: a slower fit gives fewer tokens and more $/M."""
     path = _slower_fit(tmp_path)

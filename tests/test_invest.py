@@ -243,6 +243,7 @@ def test_invest_errors_name_field_and_line():
         parse_invest(INVEST_EXAMPLE_YAML.replace("start: 2026Q1  ", "start: 2026Q7  "), "s.yaml")
 
 
+@pytest.mark.slow
 def test_cli_example_json_and_errors(tmp_path):
     res = runner.invoke(app, ["invest", "--example"])
     assert res.exit_code == 0 and "invest:" in res.stdout

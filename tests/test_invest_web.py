@@ -21,6 +21,7 @@ client = TestClient(app)
 CHROMIUM = "/usr/bin/chromium"
 
 
+@pytest.mark.slow
 def test_invest_api_returns_the_library_objects_and_names_bad_fields():
     sc, spec = default_invest()
     lib = invest(sc, spec.model_copy(update={"price_decline_per_year": 0.3}))

@@ -4,6 +4,7 @@ reaches itself through its imports. Read from the source with ast, nothing impor
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -53,10 +54,16 @@ def _type_checking_only(tree: ast.Module) -> set[int]:
     return ids
 
 
+@functools.cache
+def tree_of(path: Path) -> ast.Module:
+    """A source file's syntax tree, parsed once for every check of this module."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imports_of(module: str) -> set[str]:
     """The tokenomy modules ``module`` imports anywhere in its source (relative imports resolved)."""
     path = MODULES[module]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = tree_of(path)
     skip = _type_checking_only(tree)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     out: set[str] = set()
@@ -157,11 +164,11 @@ def test_the_repository_cites_nothing_outside_itself():
     assert not hits, hits
 
 
-def flag_errors(source: str) -> list[str]:
+def flag_errors(source: str | ast.Module) -> list[str]:
     """The messages of ``raise`` statements in ``source`` that name a command-line flag (``--name``); a whole
     command to run, quoted as `tokenomy …`, is a hint and allowed."""
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(source) if isinstance(source, str) else source):
         if isinstance(node, ast.Raise) and node.exc is not None:
             for sub in ast.walk(node.exc):
                 if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
@@ -181,6 +188,6 @@ def test_libraries_raise_errors_naming_fields_not_flags():
         rel = path.relative_to(SRC).as_posix()
         if rel.startswith(("cli/", "web/")) or rel == "measure/fake_server.py":  # the edges own their flags
             continue
-        hits += [f"{rel}: {m}" for m in flag_errors(path.read_text())]
+        hits += [f"{rel}: {m}" for m in flag_errors(tree_of(path))]
     assert not hits, hits
     assert flag_errors('raise ValueError(f"--mix: {x} is bad")') == ["--mix: "]  # the check can fail

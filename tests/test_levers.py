@@ -63,6 +63,7 @@ def test_a_router_splits_a_tier_into_its_models_by_token_share():
     assert effect.change("Blackwell", "routing", "output_tokens_per_day") > 0
 
 
+@pytest.mark.slow
 def test_capacity_with_caching_never_needs_more_gpus():
     for hit in (0.3, 0.9):
         for r in capacity_levers(1e12, prefix_hit_rate=hit, hardware=["hgx_h200", "gb200_nvl72"]):

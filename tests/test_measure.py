@@ -235,6 +235,7 @@ def test_faults_are_counted_with_reasons_and_the_run_goes_on(tmp_path):
     assert len(rows) == 8 and sum(ok for ok, _ in rows) == 3  # every finished request is stored
 
 
+@pytest.mark.slow
 def test_wrong_url_or_model_fails_before_any_load():
     result = runner.invoke(
         app, ["bench", "--url", f"http://127.0.0.1:{free_port()}", "--model", "m", "-c", "1"]
@@ -246,6 +247,7 @@ def test_wrong_url_or_model_fails_before_any_load():
     assert "fake-modle" in result.output and "Did you mean: fake-model" in result.output
 
 
+@pytest.mark.slow
 def test_calibrate_from_db_fits_stored_runs(tmp_path):
     from tokenomy.perf.calibration import load_calibration
     from tokenomy.points import read_points

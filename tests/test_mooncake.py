@@ -48,6 +48,7 @@ def test_a_trace_without_shared_hash_ids_has_no_shared_prefix():
     assert _reuse_from_text(prompts, BLOCK_TOKENS) == [0] * 50
 
 
+@pytest.mark.slow
 def test_reuse_share_of_the_replayed_prompts_matches_the_hash_ids_exactly():
     trace = synthetic_trace(1000, mean_input=1024, seed=3)
     reuse = prefix_reuse(trace)

@@ -64,6 +64,7 @@ def test_zero_ranges_and_zero_model_error_give_zero_width_bands_at_the_point():
             assert band.p50 == pytest.approx(band.point, rel=1e-9, abs=1e-9), key
 
 
+@pytest.mark.slow
 def test_zero_ranges_in_cost_and_capacity_reproduce_the_point_figures():
     rep = cost_report("deepseek-r1", ["gb200_nvl72"], 50, regions=["us"], bases=["owned", "neocloud"])
     rg = cost_ranges(rep, draws=1000, overrides=ZERO)

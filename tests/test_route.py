@@ -93,6 +93,7 @@ def test_a_model_without_a_price_is_left_out_with_a_note():
         build_table([Row("x", "p", "Math", 1, 1, 0, 1, 1)], {})
 
 
+@pytest.mark.slow
 def test_route_cli_json_and_errors(tmp_path):
     runner = CliRunner()
     res = runner.invoke(

@@ -64,6 +64,7 @@ def test_demand_path_interpolates_and_extrapolates_log_linearly():
     assert binding_year(np.array([2026]), np.array([5.0]), np.array([1.0])) is None
 
 
+@pytest.mark.slow
 def test_demand_points_are_the_catalog_figures_per_day():
     rep = supply(["china"], (2026, 2027), demand_paths=["doubao", "google"])
     doubao, google = rep.demand
@@ -109,6 +110,7 @@ def test_markets_figures_carry_provenance_and_never_cite_internal_files():
     assert m.generation("rubin").available_year == 2026.5
 
 
+@pytest.mark.slow
 def test_supply_cli_json_plot_and_errors(tmp_path):
     res = runner.invoke(
         app,

@@ -46,6 +46,7 @@ def test_plan_api_names_the_bad_field():
     assert r.json()["detail"][0]["loc"] == ["body", "region"] and "atlantis" in r.json()["detail"][0]["msg"]
 
 
+@pytest.mark.slow  # /api/claims runs the whole claims audit (≈ 7 s)
 def test_frontier_catalog_cost_claims_endpoints():
     r = client.get("/api/frontier", params={"model": "llama-3.1-70b", "hardware": "h200", "precision": "fp8"})
     assert r.status_code == 200 and len(r.json()["points"]) > 10
@@ -214,6 +215,7 @@ def test_markup_in_api_names_stays_text_in_chromium(server):
         browser.close()
 
 
+@pytest.mark.slow
 def test_route_api_and_plan_with_a_hit_rate():
     r = client.get("/api/route")
     assert r.status_code == 200

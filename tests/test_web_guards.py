@@ -99,6 +99,7 @@ def test_docs_work_offline():
     assert "/api/plan" in client.get("/openapi.json").json()["paths"]
 
 
+@pytest.mark.slow  # the whole claims audit (≈ 7 s)
 def test_claims_are_computed_once():
     first = client.get("/api/claims").json()
     hits = web._claims.cache_info().hits
@@ -106,6 +107,7 @@ def test_claims_are_computed_once():
     assert web._claims.cache_info().hits == hits + 1
 
 
+@pytest.mark.slow
 def test_a_flood_of_plans_does_not_block_other_requests(monkeypatch):
     started, release = threading.Semaphore(0), threading.Event()
 
