@@ -36,7 +36,7 @@ def test_owned_gpu_hour_by_hand():
     assert c.capex == pytest.approx(capex * 0.2637975 / 8760, rel=1e-5)
     assert c.opex == pytest.approx(capex * 0.05 / 8760)
     assert c.power == pytest.approx(1.73 * 1.2 * 0.0806)
-    assert c.total == pytest.approx(c.capex + c.opex + c.power)
+    assert c.usd_per_gpu_hour == pytest.approx(c.capex + c.opex + c.power)
 
 
 def test_region_changes_only_the_power_share():
@@ -47,8 +47,8 @@ def test_region_changes_only_the_power_share():
 
 
 def test_presets_are_the_inferencex_constants():
-    assert gpu_hour_cost("h200", "neocloud").total == 1.74
-    assert gpu_hour_cost("gb300", "rental").total == 3.96
+    assert gpu_hour_cost("h200", "neocloud").usd_per_gpu_hour == 1.74
+    assert gpu_hour_cost("gb300", "rental").usd_per_gpu_hour == 3.96
     with pytest.raises(LookupError, match="'owned' cost basis") as err:
         gpu_hour_cost("rubin", "neocloud")
     assert "--" not in str(err.value)  # a library names fields, not CLI flags

@@ -126,7 +126,7 @@ def measured(points: Sequence[Point]) -> Measured:
     return Measured(
         ttft_ms=np.array([p.measured_ttft_ms or np.nan for p in points], dtype=float),
         tpot_ms=np.array([p.measured_tpot_ms or np.nan for p in points], dtype=float),
-        tput_per_gpu=np.array([p.measured_tput_column or np.nan for p in points], dtype=float),
+        tok_s_per_gpu=np.array([p.measured_tput_column or np.nan for p in points], dtype=float),
         weight=weight,
         ttft_weight=np.array([OTHER_CLIENT_TTFT_WEIGHT if p.length_scale != 1.0 else 1.0 for p in points]),
     )

@@ -122,7 +122,7 @@ class _Curve:
             from tokenomy.econ.tco import gpu_hour_cost
 
             c = gpu_hour_cost(hw, basis or "owned", "us", None, None, cat)
-            self.usd_h = c.total
+            self.usd_h = c.usd_per_gpu_hour
             fig_name = f"usd_per_gpu_hour_{basis}" if basis in BASES[1:] else "price_usd"
             fig = acc.figures.get(fig_name)
             if fig is not None:

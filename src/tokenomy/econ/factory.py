@@ -348,7 +348,7 @@ def _unit(
     revenue_gpu_year = U.usd_for_tokens(
         out_tok_s_gpu * serving_s_year, tier.price_usd_per_mtok
     ) + U.usd_for_tokens(in_tok_s_gpu * serving_s_year, _input_price(tier))
-    cost_gpu_year = cost.total * HOURS_PER_YEAR
+    cost_gpu_year = cost.usd_per_gpu_hour * HOURS_PER_YEAR
     e = energy_per_token(
         allin_kw, point.tok_s_per_gpu, scenario.pue, region.require("grid_gco2_per_kwh"), tier.isl, tier.osl
     )
@@ -457,7 +457,7 @@ def plan_generation(
         try:
             costs[h.system] = gpu_hour_cost(
                 h.system, scenario.cost_basis, scenario.region, scenario.pue, scenario.ownership, cat
-            ).total
+            ).usd_per_gpu_hour
         except LookupError as exc:
             notes.append(str(exc))
     shadow_value = float(np.mean(shadow)) if shadow is not None else None

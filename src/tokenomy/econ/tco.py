@@ -39,7 +39,7 @@ class GpuHourCost:
     """$ per GPU-hour and its split. For presets the split is unknown (all in ``preset``)."""
 
     basis: str
-    total: float
+    usd_per_gpu_hour: float  # the whole rate; the fields below split it
     capex: float = 0.0
     power: float = 0.0
     opex: float = 0.0
@@ -100,7 +100,7 @@ def gpu_hour_cost(
                 "prices it"
             )
         return GpuHourCost(
-            basis=basis, total=rate, preset=rate, notes=[f"InferenceX {basis} preset (all-in)"]
+            basis=basis, usd_per_gpu_hour=rate, preset=rate, notes=[f"InferenceX {basis} preset (all-in)"]
         )
     if basis != "owned":
         raise ValueError(f"unknown cost basis '{basis}'; choose owned, {', '.join(PRESETS)}")
@@ -122,7 +122,7 @@ def gpu_hour_cost(
     ]
     return GpuHourCost(
         basis="owned",
-        total=capex_h + opex_h + power_h,
+        usd_per_gpu_hour=capex_h + opex_h + power_h,
         capex=capex_h,
         power=power_h,
         opex=opex_h,

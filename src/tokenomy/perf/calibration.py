@@ -198,14 +198,14 @@ class Measured:
 
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
-    tput_per_gpu: np.ndarray  # only where the file measured throughput itself (InferenceX)
+    tok_s_per_gpu: np.ndarray  # (input + output) tok/s per GPU, only where the file measured it (InferenceX)
     weight: np.ndarray | None = None  # per point: PARETO_WEIGHT on its group's measured Pareto points, else 1
     ttft_weight: np.ndarray | None = (
         None  # per point: how much its TTFT counts (clients measure it differently)
     )
 
     def masked(self, keep: np.ndarray) -> Measured:
-        arrays = (self.ttft_ms, self.tpot_ms, self.tput_per_gpu)
+        arrays = (self.ttft_ms, self.tpot_ms, self.tok_s_per_gpu)
         return Measured(
             *(np.where(keep, a, np.nan) for a in arrays), weight=self.weight, ttft_weight=self.ttft_weight
         )
@@ -240,7 +240,7 @@ def fit_backend(
     targets = [
         (measured.tpot_ms, "tpot_ms", 1.0),
         (measured.ttft_ms, "ttft_ms", TTFT_WEIGHT),
-        (measured.tput_per_gpu, "tok_s_per_gpu", TPUT_WEIGHT),
+        (measured.tok_s_per_gpu, "tok_s_per_gpu", TPUT_WEIGHT),
     ]
     weight = measured.weight if measured.weight is not None else np.ones(n_points)
     ttft_w = measured.ttft_weight if measured.ttft_weight is not None else np.ones(n_points)
