@@ -285,7 +285,7 @@ def route_cmd(
     """Routing policies on cost per solved task and success: each model alone, task-type routers learned on
     part of the prompts, a cheap → strong cascade at several grader detection rates, and the oracle."""
     from tokenomy.consume.report import dataset_rows
-    from tokenomy.consume.route import CASCADE_DETECTION, plot_route, route_report
+    from tokenomy.consume.route import CASCADE_DETECTION, route_report
 
     if plot is not None:
         from tokenomy.cli.base import output_path
@@ -311,7 +311,9 @@ def route_cmd(
     except (UnknownIdError, ValueError) as exc:
         fail(str(exc))
     if plot:
-        plot_route(rep, plot)
+        from tokenomy.report.reuse_figures import routing_png
+
+        routing_png(rep, plot)
     if json_out:
         print_json(rep.as_dict() | {"plot": str(plot) if plot else None})
         return

@@ -26,20 +26,17 @@ def reuse_svg(rows: Sequence[dict]) -> str:
     return _svg(fig)
 
 
-def routing_svg(results: Sequence) -> str:
-    """Success against $ per solved task (log) for every routing policy, the Pareto set joined."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind, color in (
-        ("single", "#888888"),
-        ("router", "#1f77b4"),
-        ("cascade", "#ff7f0e"),
-        ("oracle", "#2ca02c"),
-    ):
+ROUTE_COLORS = {"single": "#888888", "router": "#1f77b4", "cascade": "#ff7f0e", "oracle": "#2ca02c"}
+
+
+def draw_routing(ax, results: Sequence, label_front: bool = False) -> None:
+    """Success against $ per solved task (log) for every routing policy, the Pareto set joined (and labelled)."""
+    for kind, color in ROUTE_COLORS.items():
         pts = [r for r in results if r.kind == kind and r.usd_per_solved_task]
         ax.scatter(
             [r.usd_per_solved_task for r in pts], [r.success_rate for r in pts], c=color, label=kind, s=24
         )
-    front = sorted((r for r in results if r.pareto), key=lambda r: r.usd_per_solved_task)
+    front = sorted((r for r in results if r.pareto), key=lambda r: r.usd_per_solved_task or 0.0)
     ax.plot(
         [r.usd_per_solved_task for r in front],
         [r.success_rate for r in front],
@@ -47,9 +44,33 @@ def routing_svg(results: Sequence) -> str:
         lw=1,
         label="Pareto set",
     )
+    if label_front:
+        seen: dict[tuple[float, float], list[str]] = {}
+        for r in front:  # policies at the same point share one label
+            seen.setdefault((r.usd_per_solved_task, r.success_rate), []).append(r.policy)
+        for (x, y), names in seen.items():
+            label = names[0] + (f" (+{len(names) - 1} equal)" if len(names) > 1 else "")
+            ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")
-    ax.set_xlabel("$ per solved task (held-out prompts)")
     ax.set_ylabel("success rate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def routing_svg(results: Sequence) -> str:
+    """The routing chart of the report."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    draw_routing(ax, results)
+    ax.set_xlabel("$ per solved task (held-out prompts)")
     return _svg(fig)
+
+
+def routing_png(report, path) -> None:
+    """`tokenomy route --plot`: the routing chart with the Pareto policies named, as a PNG."""
+    fig, ax = plt.subplots(figsize=(9, 6))
+    draw_routing(ax, report.results, label_front=True)
+    ax.set_xlabel(f"$ per solved task ({report.price_table} prices, held-out prompts)")
+    ax.set_title("routing policies: cost per solved task vs success")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
