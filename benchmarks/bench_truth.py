@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tokenomy.measure.fake_server import wait_until_serving
+
 PY = sys.executable
 CORES = os.cpu_count() or 1
 
@@ -71,12 +73,7 @@ class Server:
                 args += [f"--{k.replace('_', '-')}", str(v)]
         self.proc = subprocess.Popen(args, preexec_fn=pin(CORES - 1))
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url + "/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_serving(self.url, 10.0, self.proc)
 
     def late_ms(self) -> float:
         return json.loads(urllib.request.urlopen(self.url + "/stats", timeout=5).read())[
@@ -217,15 +214,9 @@ def llama() -> None:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    print("llama       the llama.cpp server did not start: skipped")
-                    return
-                time.sleep(0.25)
+        if not wait_until_serving(url, 60.0, proc):
+            print("llama       the llama.cpp server did not start: skipped")
+            return
         out = {}
         bench(
             url, "-c", "2", "--num-prompts", "4", "--isl", "32", "--osl", "32", "--quiet"

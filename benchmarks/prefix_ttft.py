@@ -30,6 +30,7 @@ from scipy.optimize import least_squares
 
 from tokenomy.measure.bench import BenchConfig, generate
 from tokenomy.measure.client import Prompt
+from tokenomy.measure.fake_server import wait_until_serving
 from tokenomy.measure.workload import random_prompts, system_prompt
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.reuse import predicted_prefix_saving
@@ -75,14 +76,9 @@ def start_server() -> tuple[object, str]:
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(400):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                sys.exit("llama.cpp server exited at start")
-            time.sleep(0.25)
+    if wait_until_serving(url, 100.0, proc):
+        return proc, url
+    proc.terminate()
     sys.exit("llama.cpp server did not start")
 
 

@@ -17,12 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from tokenomy.measure.fake_server import wait_until_serving
 from tokenomy.workloads.mooncake import prefix_reuse, read_trace, synthetic_trace, write_trace
 
 
@@ -60,12 +60,7 @@ def main() -> None:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(url + "/v1/models", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_until_serving(url, 10.0, server)
             db = Path(tmp) / "results.duckdb"
             t0 = time.perf_counter()
             out = subprocess.run(

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import sysconfig
-import time
 
 import pytest
 
@@ -58,16 +57,11 @@ def llama_server():
         env={**os.environ, "OMP_NUM_THREADS": "2"},
     )
     url = f"http://127.0.0.1:{port}"
-    import urllib.request
+    from tokenomy.measure.fake_server import wait_until_serving
 
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("llama.cpp server exited at start")
-            time.sleep(0.25)
+    if not wait_until_serving(url, 60.0, proc):
+        proc.terminate()
+        pytest.fail("llama.cpp server did not start")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -19,6 +17,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from conftest import free_port  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
+from tokenomy.measure.fake_server import wait_until_serving  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +28,7 @@ def timed_server():
          "--gap-ms", "10", "--tokens", "16"],
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_until_serving(url, 10.0, proc)
     yield url
     proc.terminate()
     proc.wait(timeout=10)

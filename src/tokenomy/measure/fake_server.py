@@ -292,6 +292,23 @@ class _ServerConn(asyncio.Protocol):
             self.task.cancel()
 
 
+def wait_until_serving(url: str, timeout_s: float = 10.0, proc=None) -> bool:
+    """Poll ``url``/v1/models until any OpenAI-compatible server there answers (True), or ``proc`` (its
+    ``subprocess.Popen``) exits or ``timeout_s`` passes (False)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/v1/models", timeout=1)
+            return True
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+    return False
+
+
 class FakeOpenAIThread:
     """``with FakeOpenAIThread(port, ...) as url:`` serves in a daemon thread of this process."""
 
