@@ -6,12 +6,15 @@ A test that uses a real server fixture is marked `e2e` here, so `pytest -m "not 
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import socket
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
 
 import pytest
 
@@ -21,6 +24,38 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class AiohttpServer:
+    """``with Sub() as url:`` an aiohttp OpenAI-like server in a thread, for fault injection: a subclass defines
+    the handlers ``models`` (GET /v1/models) and ``chat`` (POST /v1/chat/completions)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        from aiohttp import web
+
+        asyncio.set_event_loop(self.loop)
+        application = web.Application()
+        application.router.add_get("/v1/models", self.models)
+        application.router.add_post("/v1/chat/completions", self.chat)
+        self.runner = web.AppRunner(application)
+        self.loop.run_until_complete(self.runner.setup())
+        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
+        self.loop.run_forever()
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        time.sleep(0.3)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
 
 
 def _gguf() -> str | None:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ duckdb = pytest.importorskip("duckdb")
 from aiohttp import web  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from conftest import free_port  # noqa: E402
+from conftest import AiohttpServer, free_port  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
 from tokenomy.measure.client import RequestResult  # noqa: E402
 from tokenomy.measure.metrics import Slo, summarize  # noqa: E402
@@ -133,15 +132,13 @@ MODES = ["ok", "500", "429", "reset", "stall", "malformed", "nousage", "ok"]
 SLOW_MODES = ["slow"]  # every answer after 0.3 s: for the interrupt test
 
 
-class FakeServer:
+class FakeServer(AiohttpServer):
     """Answers request k with the fault MODES[k % len(MODES)]."""
 
     def __init__(self, modes: list[str] = MODES):
+        super().__init__()
         self.modes = modes
         self.count = 0
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
 
     async def models(self, request):
         return web.json_response({"data": [{"id": "fake-model"}, {"id": "other"}]})
@@ -172,26 +169,6 @@ class FakeServer:
             await resp.write(USAGE)
         await resp.write(b"data: [DONE]\n\n")
         return resp
-
-    def _serve(self):
-        asyncio.set_event_loop(self.loop)
-        application = web.Application()
-        application.router.add_get("/v1/models", self.models)
-        application.router.add_post("/v1/chat/completions", self.chat)
-        self.runner = web.AppRunner(application)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        time.sleep(0.3)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
 
 
 @pytest.mark.slow

@@ -4,13 +4,10 @@ never write or create; writers refuse a DuckDB file that is not tokenomy's. And 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +15,7 @@ from typer.testing import CliRunner
 duckdb = pytest.importorskip("duckdb")
 web = pytest.importorskip("aiohttp.web")
 
-from conftest import free_port  # noqa: E402
+from conftest import AiohttpServer  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
 from tokenomy.store import Store, StoreError  # noqa: E402
 
@@ -176,14 +173,12 @@ BODIES = [
 ]
 
 
-class BadBodies:
+class BadBodies(AiohttpServer):
     """An OpenAI-like server whose chat answers cycle through BODIES, all with HTTP 200."""
 
     def __init__(self):
+        super().__init__()
         self.count = 0
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
 
     async def models(self, request):
         return web.json_response({"data": [{"id": "fake-model"}]})
@@ -192,26 +187,6 @@ class BadBodies:
         body, kind = BODIES[self.count % len(BODIES)]
         self.count += 1
         return web.Response(body=body, content_type=kind)
-
-    def _serve(self):
-        asyncio.set_event_loop(self.loop)
-        application = web.Application()
-        application.router.add_get("/v1/models", self.models)
-        application.router.add_post("/v1/chat/completions", self.chat)
-        self.runner = web.AppRunner(application)
-        self.loop.run_until_complete(self.runner.setup())
-        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        time.sleep(0.3)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
 
 
 @pytest.mark.slow
