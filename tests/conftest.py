@@ -7,6 +7,7 @@ A test that uses a real server fixture is marked `e2e` here, so `pytest -m "not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import socket
@@ -24,6 +25,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(app):
+    """``with serve_app(app) as url:`` an ASGI app (the planner) on uvicorn in a thread, on a free port."""
+    import uvicorn
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
 
 
 class AiohttpServer:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import free_port  # noqa: E402
+from conftest import serve_app  # noqa: E402
 from tokenomy.econ.invest import default_invest, invest  # noqa: E402
 from tokenomy.econ.supply import supply  # noqa: E402
 from tokenomy.web.app import app  # noqa: E402
@@ -49,19 +47,8 @@ def test_supply_api_matches_the_library():
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(app) as url:
+        yield url
 
 
 @pytest.mark.skipif(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import free_port  # noqa: E402
+from conftest import serve_app  # noqa: E402
 from tokenomy.econ.factory import plan  # noqa: E402
 from tokenomy.econ.scenario import default_scenario  # noqa: E402
 from tokenomy.web.app import app  # noqa: E402
@@ -98,19 +96,8 @@ def test_api_conforms_to_its_openapi_schema():
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(app) as url:
+        yield url
 
 
 needs_chromium = pytest.mark.skipif(
