@@ -39,6 +39,14 @@ FAULT_EVENTS = {
     "usage-negative": b'data: {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": -5}}\n\n',
 }
 
+
+def _fault_event(fault: str | None) -> bytes:
+    """The extra SSE event a fault sends after the first token (empty for none)."""
+    if fault == "long-line":
+        return b"data: " + b"x" * (2 << 20) + b"\n\n"
+    return FAULT_EVENTS.get(fault or "", b"")
+
+
 EARLY_S = 5e-4  # a token may leave this much before its time, never more (re-arming for less would spin)
 
 
@@ -114,7 +122,7 @@ class FakeOpenAI:
         if fault in ("keepalive", "keepalive-after-first"):
             conn.task = asyncio.ensure_future(self._keepalive(conn, fault, chat))
             return
-        ans = _Answer(self, conn, max(n, 1), chat, fault)
+        ans = _Answer(self, conn, max(n, 1), chat, _fault_event(fault))
         conn.answer = ans
         if self.slots is not None and self.busy >= self.slots:
             self.queue.append(ans)  # its service starts when a slot frees
@@ -124,7 +132,7 @@ class FakeOpenAI:
     def _start(self, ans: _Answer) -> None:
         self.busy += 1
         ans.t0 = time.perf_counter()
-        if self.ttft_s <= 0 and self.gap_s <= 0 and not self._fault_event(ans.fault):
+        if self.ttft_s <= 0 and self.gap_s <= 0 and not ans.event:
             ans.conn.write(self._instant(ans.n, ans.chat))  # the whole answer in one write
             self.late_ms.append(0.0)
             return self._done(ans)
@@ -163,13 +171,6 @@ class FakeOpenAI:
             conn.write(_chunk(b": keep-alive\n\n"))
         conn.close()
 
-    @staticmethod
-    def _fault_event(fault: str | None) -> bytes:
-        """The extra SSE event a fault sends after the first token (empty for none)."""
-        if fault == "long-line":
-            return b"data: " + b"x" * (2 << 20) + b"\n\n"
-        return FAULT_EVENTS.get(fault or "", b"")
-
     async def serve(self, port: int, ready: threading.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: _ServerConn(self), "127.0.0.1", port, backlog=4096)
@@ -182,10 +183,11 @@ class FakeOpenAI:
 class _Answer:
     """One streamed answer: tokens leave on an absolute schedule (a late wake-up does not shift later ones)."""
 
-    __slots__ = ("server", "conn", "n", "chat", "fault", "k", "t0", "handle")
+    __slots__ = ("server", "conn", "n", "chat", "event", "k", "t0", "handle")
 
-    def __init__(self, server: FakeOpenAI, conn: _ServerConn, n: int, chat: bool, fault: str | None):
-        self.server, self.conn, self.n, self.chat, self.fault = server, conn, n, chat, fault
+    def __init__(self, server: FakeOpenAI, conn: _ServerConn, n: int, chat: bool, event: bytes):
+        self.server, self.conn, self.n, self.chat = server, conn, n, chat
+        self.event = event  # what a fault sends after the first token (empty: none)
         self.k = 0
         self.t0 = 0.0
         self.handle: asyncio.TimerHandle | None = None
@@ -210,9 +212,8 @@ class _Answer:
         conn.write(_chunk(TOKEN if self.chat else TEXT_TOKEN))
         if self.k == 0:
             s.late_ms.append((now - self.due()) * 1e3)
-            event = s._fault_event(self.fault)
-            if event:
-                conn.write(_chunk(event))
+            if self.event:
+                conn.write(_chunk(self.event))
         self.k += 1
         if self.k < self.n:
             return self.arm()
@@ -244,9 +245,9 @@ class _ServerConn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buf += data
         if not self.busy:
-            self.next_request(first=True)
+            self.next_request()
 
-    def next_request(self, first: bool = False) -> None:
+    def next_request(self) -> None:
         """Answer the next complete request in the buffer, if any."""
         self.busy = False
         if self.closed:
