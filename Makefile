@@ -38,7 +38,7 @@ test: $(STAMP_TEST) browser
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP_TEST)
-	$(BIN)/python -m pytest -q -n 2 -m "not e2e and not browser and not slow"
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q -p xdist -n 2 -m "not e2e and not browser and not slow"
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check src tests benchmarks

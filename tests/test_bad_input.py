@@ -236,6 +236,7 @@ def test_calibration_that_is_a_folder_or_a_json_list(tmp_path):
     assert "not a tokenomy calibration" in bad("validate", "--calibration", str(listed))
 
 
+@pytest.mark.slow
 def test_outputs_are_checked_before_the_work(tmp_path):
     src = tmp_path / "p.csv"
     src.write_text(POINTS_HEADER + GOOD_ROW)

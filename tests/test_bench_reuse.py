@@ -140,6 +140,7 @@ def test_a_trace_with_no_shared_hash_ids_gives_no_shared_prefixes(fake, tmp_path
     assert len({p[:100] for p in sent}) == 40  # no two prompts even start alike
 
 
+@pytest.mark.slow
 def test_shared_prefix_every_request_starts_with_the_same_system_prompt(fake, tmp_path):
     url, server = fake
     res, doc = _bench(
@@ -169,6 +170,7 @@ def test_shared_prefix_without_warmup_the_first_request_reuses_nothing(fake, tmp
     assert [r[0] for r in _rows(tmp_path / "r.duckdb", "reused_tokens")] == [0, 50, 50, 50]
 
 
+@pytest.mark.slow
 def test_sessions_resend_the_conversation_with_the_servers_answers(fake, tmp_path):
     url, server = fake
     res, doc = _bench(
@@ -257,6 +259,7 @@ def test_bad_reuse_options_are_refused_clearly(tmp_path, args, message):
     assert message in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_an_older_results_file_gains_the_reuse_columns_and_keeps_its_rows(tmp_path, fake):
     """A file of the schema before reuse columns: readers open it, a bench adds the columns (old rows NULL)."""
     db = tmp_path / "old.duckdb"

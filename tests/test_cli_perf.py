@@ -130,6 +130,7 @@ def test_disaggregated_and_mtp_rows_are_predicted(tmp_path):
     assert tpot[1] < tpot[0] and tpot[2] < tpot[3]  # MTP (fitted acceptance > 0) decodes faster
 
 
+@pytest.mark.slow
 def test_validate_json_reports_breakdowns():
     result = runner.invoke(app, ["validate", "--points", str(POINTS), "--json"])
     assert result.exit_code == 0, result.output

@@ -210,6 +210,7 @@ def test_capacity_is_linear_in_demand_and_cheaper_on_newer_hardware():
     assert one.rows[1].power_mw < one.rows[0].power_mw
 
 
+@pytest.mark.slow
 def test_cost_cli_compares_regions_and_hardware():
     result = runner.invoke(
         app,

@@ -22,6 +22,7 @@ def test_a_plan_without_levers_is_unchanged():
     assert a.generations[0].margin_usd == b.generations[0].margin_usd
 
 
+@pytest.mark.slow
 def test_caching_raises_tokens_per_day_on_the_same_power():
     sc = _one_gen(medium={"prefix_hit_rate": 0.8}, high={"prefix_hit_rate": 0.8})
     main, effect = lever_effect(sc)

@@ -60,6 +60,7 @@ def test_reuse_share_of_the_replayed_prompts_matches_the_hash_ids_exactly():
     assert sum(from_text) / sum(r.input_length for r in trace) == reuse.share
 
 
+@pytest.mark.slow
 def test_synthetic_traces_are_seeded_and_round_trip():
     a, b = synthetic_trace(200, seed=5), synthetic_trace(200, seed=5)
     assert a == b and a != synthetic_trace(200, seed=6)

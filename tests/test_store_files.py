@@ -88,6 +88,7 @@ def test_a_database_locked_by_another_process(tmp_path):
         holder.wait()
 
 
+@pytest.mark.slow
 def test_readers_open_read_only_and_never_create(tmp_path):
     path = tmp_path / "r.duckdb"
     run_id = tokenomy_db(path)
@@ -119,6 +120,7 @@ def test_a_read_only_file_is_readable_but_not_writable(tmp_path):
         Store(path)
 
 
+@pytest.mark.slow
 def test_writers_refuse_an_unrelated_duckdb_and_add_nothing(tmp_path):
     path = tmp_path / "theirs.duckdb"
     con = duckdb.connect(str(path))
@@ -146,6 +148,7 @@ def test_a_writer_needs_an_existing_folder(tmp_path):
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.slow
 def test_export_to_a_folder_is_refused(tmp_path):
     path = tmp_path / "r.duckdb"
     run_id = tokenomy_db(path)
