@@ -79,6 +79,16 @@ async def _run_one(
     return r
 
 
+async def _sleep_until(due: float, spin_s: float) -> None:
+    """Wait until ``time.perf_counter()`` reaches ``due``. With ``spin_s`` > 0 never early: a timer wakes
+    ``spin_s`` before (timers may round to the millisecond), then the wait yields to the loop until ``due``."""
+    delay = due - time.perf_counter()
+    if delay > spin_s:
+        await asyncio.sleep(delay - spin_s)
+    while spin_s and time.perf_counter() < due:
+        await asyncio.sleep(0)
+
+
 async def _sessions(sender, cfg: BenchConfig, convs: Sequence[Conversation], concurrency: int, done) -> None:
     """Conversations at ``concurrency`` at once, the turns of each in order: a turn is sent ``cfg.think_s`` after
     the previous answer is in. After a failed turn the session's later turns are not sent (failed, with the reason)."""
@@ -107,8 +117,8 @@ async def _sessions(sender, cfg: BenchConfig, convs: Sequence[Conversation], con
                 c.record(
                     p, r.answer or "", None if r.prompt_tokens_estimated else r.prompt_tokens, r.output_tokens
                 )
-                if cfg.think_s and t + 1 < c.turns:
-                    await asyncio.sleep(cfg.think_s)  # the session thinks; its slot stays taken
+                if cfg.think_s and t + 1 < c.turns:  # the session thinks (never less); its slot stays taken
+                    await _sleep_until(time.perf_counter() + cfg.think_s, SPIN_S)
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
 
@@ -208,11 +218,7 @@ async def generate(
                 for k, (i, p) in enumerate(zip(idx, prompts, strict=True)):
                     # absolute arrival times: a late wake-up does not shift the rest of the process
                     due = t0 + arrivals[k]
-                    delay = due - clock()
-                    if delay > spin:
-                        await asyncio.sleep(delay - spin)
-                    while spin and clock() < due:
-                        await asyncio.sleep(0)
+                    await _sleep_until(due, spin)
                     tasks.append(asyncio.create_task(one(i, p, wall0 + float(arrivals[k]))))
                 await asyncio.gather(*tasks)
         except asyncio.CancelledError:
