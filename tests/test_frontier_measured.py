@@ -106,6 +106,79 @@ def test_measured_pareto_points_are_not_dominated(inferencex):
                 )
 
 
+def test_pareto_points_closer_in_interactivity_than_run_to_run_spread_are_one_point():
+    """A point 2% faster per user but 5× less productive is not a Pareto point: repeated runs differ more."""
+    from tokenomy.points import Point
+
+    def row(line: int, tpot_ms: float, tput: float) -> Point:
+        return Point(
+            line=line,
+            raw={},
+            model_path="m",
+            system="s",
+            backend="b",
+            precision="fp8",
+            isl=1024,
+            osl=1024,
+            concurrency=8,
+            measured_tpot_ms=tpot_ms,
+            measured_tput_column=tput,
+        )
+
+    rows = [row(2, 10.0, 1000.0), row(3, 9.8, 200.0), row(4, 5.0, 100.0)]
+    assert measured_pareto(rows) == [[0, 2]]
+    assert measured_pareto(rows, tolerance=0.0) == [[0, 1, 2]]
+
+
+def test_a_finite_benchmark_run_measures_less_than_steady_state(inferencex):
+    """InferenceX sends 10 prompts per client slot: the last ones drain at falling load, so its throughput is
+    10 / 10.5 of the steady state; predictions for its rows say so, and steady-state rows are unchanged."""
+    from dataclasses import replace
+
+    from tokenomy.perf.predict import predict_points
+    from tokenomy.points import finite_run_share
+
+    assert finite_run_share(0) == 1.0 and finite_run_share(10) == pytest.approx(10 / 10.5)
+    assert finite_run_share(2) < finite_run_share(10) < 1.0
+    rows = inferencex[:20]
+    assert all(p.prompts_per_client == 10 for p in rows)
+    finite = predict_points(rows)
+    steady = predict_points([replace(p, prompts_per_client=0) for p in rows])
+    np.testing.assert_allclose(finite.tok_s_per_gpu, steady.tok_s_per_gpu * 10 / 10.5, rtol=1e-9)
+    np.testing.assert_allclose(finite.tpot_ms, steady.tpot_ms, rtol=1e-12)
+
+
+def test_the_same_deployment_reading_keeps_the_measured_engine_and_frees_only_concurrency(inferencex):
+    """At least what the model predicts at the measured concurrency whenever that is as fast per user: the
+    concurrency is the only thing it chooses."""
+    from tokenomy.perf.calibration import load_calibration
+    from tokenomy.perf.predict import predict_points
+    from tokenomy.validation import same_deployment_best
+
+    rows = [inferencex[i] for idx in measured_pareto(inferencex)[:12] for i in idx]
+    best = same_deployment_best(rows, load_calibration())
+    at_measured = predict_points(rows)
+    checked = 0
+    for p, b, tput, tpot in zip(rows, best, at_measured.tok_s_per_gpu, at_measured.tpot_ms, strict=True):
+        if tpot <= p.measured_tpot_ms:
+            assert b is not None and b >= tput * (1 - 1e-9), p.line
+            checked += 1
+    assert checked >= 3
+
+
+def test_an_attention_tp_never_measured_is_an_extrapolation():
+    """The fit knows TP's communication only at the TP sizes measured on that engine and hardware family."""
+    from tokenomy.perf.calibration import load_calibration
+
+    cal = load_calibration()
+    env = cal.envelope_of("sglang", "hopper", "mla-moe/agg")
+    assert env and env["tp"] == [8]  # InferenceX ran DeepSeek-R1 on SGLang H200 at TP8 only
+    one = np.ones(1)
+    inside = cal.beyond_envelope("sglang", "hopper", "mla-moe/agg", one, one, one, 8 * one, tp=8 * one)
+    outside = cal.beyond_envelope("sglang", "hopper", "mla-moe/agg", one, one, one, 8 * one, tp=4 * one)
+    assert not inside[0] and outside[0]
+
+
 def test_validate_frontier_reports_a_ratio_per_pareto_point(tmp_path, inferencex):
     rows = [
         p

@@ -31,6 +31,9 @@ PAR_COLUMNS = ["tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep
 POOLS = ("prefill", "decode")
 # InferenceX draws prompt and output lengths uniformly in [0.8, 1.0] × the nominal ISL/OSL (0.9× on average).
 INFERENCEX_LENGTH_SCALE = 0.9
+# InferenceX sends 10 prompts per client slot (`--num-prompts $(( CONC * 10 ))`, benchmarks/dsr1_fp8_h200.sh in
+# github.com/SemiAnalysisAI/InferenceX @1fc5d73) and divides the tokens by the whole run's duration.
+INFERENCEX_PROMPTS_PER_CLIENT = 10
 INT_COLUMNS = [
     "isl",
     "osl",
@@ -116,6 +119,9 @@ class Point:
     prefill: Pool | None = None
     decode: Pool | None = None
     length_scale: float = 1.0  # mean / nominal ISL and OSL (InferenceX: 0.9)
+    prompts_per_client: int = (
+        0  # prompts each client slot sent in a throughput run (InferenceX: 10); 0: steady
+    )
     assumption: str = ""  # how a row with incomplete parallelism was read
     error: str = ""  # why this row cannot be predicted (unreadable values)
     extra: dict[str, str] = field(default_factory=dict)
@@ -144,6 +150,17 @@ class Point:
         return self.osl * self.length_scale
 
     @property
+    def lengths_vary(self) -> bool:
+        """Prompt and output lengths drawn at random: requests finish at different times and stop arriving in
+        waves (InferenceX); fixed lengths keep a closed-loop benchmark's requests in step."""
+        return self.length_scale != 1.0
+
+    @property
+    def run_share(self) -> float:
+        """Share of the steady-state throughput that the file's throughput run measured (1 when steady)."""
+        return finite_run_share(self.prompts_per_client)
+
+    @property
     def measured_tput_per_gpu(self) -> float | None:
         """(input + output) tok/s per GPU serving (named after its column): the file's own column, else Little's
         law on the measured medians."""
@@ -153,6 +170,13 @@ class Point:
             return None
         e2e_ms = self.measured_ttft_ms + (self.mean_osl - 1) * self.measured_tpot_ms
         return self.concurrency * (self.mean_isl + self.mean_osl) / (e2e_ms / 1e3) / self.gpus
+
+
+def finite_run_share(prompts_per_client: float) -> float:
+    """Throughput a closed-loop run of ``prompts_per_client`` prompts per client slot measures, as a share of
+    steady state: all slots start together, but the last prompt sent runs a whole request time while the load
+    drains, so the run lasts (n + 0.5) request times for n requests' worth of work. 0 means steady state."""
+    return prompts_per_client / (prompts_per_client + 0.5) if prompts_per_client > 0 else 1.0
 
 
 def _int(row: dict[str, str], key: str, default: int | None, line: int) -> int:
@@ -315,6 +339,7 @@ def parse_row(row: dict[str, str], line: int) -> Point:
         prefill=prefill,
         decode=decode,
         length_scale=INFERENCEX_LENGTH_SCALE if "inferencex" in source else 1.0,
+        prompts_per_client=INFERENCEX_PROMPTS_PER_CLIENT if "inferencex" in source else 0,
         assumption=assumption,
     )
 

@@ -233,20 +233,27 @@ def _render_frontier_accuracy(rep) -> None:
     table = Table(
         title=f"frontier vs measured Pareto points ({rep.mode}): ours / measured tok/s/GPU at the same tok/s/user"
     )
-    for col in ("system", "Pareto points", "median", "p10", "p90", "not reached"):
+    for col in ("system", "Pareto points", "median", "p10", "p90", "not reached", "same deployment"):
         table.add_column(col, justify="right")
+
+    def ratio(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2f}"
+
     for system, s in rep.median_by_system().items():
         table.add_row(
             system,
             str(s["n"]),
-            "—" if s["median_ratio"] is None else f"{s['median_ratio']:.2f}",
-            "—" if s["p10_ratio"] is None else f"{s['p10_ratio']:.2f}",
-            "—" if s["p90_ratio"] is None else f"{s['p90_ratio']:.2f}",
+            ratio(s["median_ratio"]),
+            ratio(s["p10_ratio"]),
+            ratio(s["p90_ratio"]),
             str(s["unreached"]),
+            ratio(s["median_same_deployment_ratio"]),
         )
     console.print(table)
     console.print(
-        "[dim]not reached: measured points faster per user than any point of our frontier for that backend[/]"
+        "[dim]not reached: measured points faster per user than any point of our frontier for that backend; "
+        "same deployment: the median ratio with each measured point's own deployment, its concurrency free "
+        "(the model alone, without the deployments the benchmark chose not to run)[/]"
     )
 
 

@@ -111,25 +111,32 @@ class Calibration:
         seen = [fam[model_class] for fam in env.values() if isinstance(fam, dict) and model_class in fam]
         if not seen:
             return None
-        return {k: max(e[k] for e in seen) for k in seen[0]}
+        widest = {k: max(e[k] for e in seen) for k in seen[0] if k != "tp"}
+        if all("tp" in e for e in seen):
+            widest["tp"] = sorted({t for e in seen for t in e["tp"]})
+        return widest
 
     def beyond_envelope(
-        self, backend: str, hw_family: str, model_class: str, per_rank_concurrency, dp, ep, gpus
+        self, backend: str, hw_family: str, model_class: str, per_rank_concurrency, dp, ep, gpus, tp=None
     ) -> np.ndarray:
         """True where a deployment lies outside what ``backend`` was measured at: an extrapolation.
 
-        Beyond means more running requests per attention rank, or wider attention-DP, EP or engine than any
-        measured point of that backend on that hardware family and model class.
+        Beyond means more running requests per attention rank, wider attention-DP, EP or engine, or an attention
+        TP size that no measured point of that backend on that hardware family and model class ran (TP sets
+        how the engine communicates, which the fit only knows where it was measured).
         """
         env = self.envelope_of(backend, hw_family, model_class)
         if not env:
             return np.ones(np.shape(per_rank_concurrency), dtype=bool)
-        return (
+        out = (
             (np.asarray(per_rank_concurrency) > env["per_rank_concurrency"] * 1.0001)
             | (np.asarray(dp) > env["dp"])
             | (np.asarray(ep) > env["ep"])
             | (np.asarray(gpus) > env["gpus"])
         )
+        if tp is not None and "tp" in env:
+            out |= ~np.isin(np.asarray(tp), env["tp"])
+        return out
 
     def source_of(self, backend: str, family: str) -> str:
         """Which fitted parameters a prediction rests on (for output notes)."""
@@ -438,4 +445,5 @@ def envelope(
         env["dp"] = max(env["dp"], int(par.dp[seen].max()))
         env["ep"] = max(env["ep"], int(par.moe_ep[seen].max()))
         env["gpus"] = max(env["gpus"], int(par.gpus[seen].max()))
+        env["tp"] = sorted(set(env.get("tp", [])) | {int(t) for t in par.tp[seen]})
     return out

@@ -254,7 +254,8 @@ def _evaluate(
     def workload(c: np.ndarray) -> Workload:
         isl_a = np.full(c.shape, float(isl))
         cached = cached_tokens(isl_a, prefix_hit_rate) if prefix_hit_rate > 0 else None
-        return Workload(isl_a, np.full(c.shape, float(osl)), c, cached)
+        # Steady traffic: lengths vary, so other requests' prefills land spread over each request's decode.
+        return Workload(isl_a, np.full(c.shape, float(osl)), c, cached, waves=0.0)
 
     if mode == "agg":
         conc = np.asarray(CONCURRENCIES if conc is None else conc, dtype=float)
@@ -356,6 +357,7 @@ def frontier(
             grid.dp,
             grid.moe_ep,
             grid.gpus,
+            grid.tp,
         )
         max_conc = cat.engine(backend).value("max_concurrency") if backend in cat.engines else None
         beyond_engine = (

@@ -89,6 +89,7 @@ class PointGroup:
     prefill_workers: np.ndarray | None = None
     decode_workers: np.ndarray | None = None
     limits: EngineLimits = EngineLimits()
+    run_share: np.ndarray | float = 1.0  # share of steady throughput each row's finite benchmark run measured
     cache: dict = field(default_factory=dict)  # what does not depend on the efficiencies, kept across a fit
 
     @property
@@ -172,6 +173,7 @@ def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[Po
             isl=np.array([p.mean_isl for p in sel], dtype=float),
             osl=np.array([p.mean_osl for p in sel], dtype=float),
             concurrency=np.array([p.concurrency for p in sel], dtype=float),
+            waves=np.array([0.0 if p.lengths_vary else 1.0 for p in sel]),
         )
         group = PointGroup(
             key,
@@ -182,6 +184,7 @@ def group_points(points: Sequence[Point], cat: Catalog | None = None) -> list[Po
             _repair_moe(arch, _parallel(sel)),
             work,
             limits=engine_limits(backend, cat),
+            run_share=np.array([p.run_share for p in sel]),
         )
         if mode == "disagg":
             group.par = _repair_moe(arch, _parallel(sel, "decode"))
@@ -224,8 +227,8 @@ def predict_groups(
         res = g.predict(efficiency_for(g.backend, g.family), accept(g.backend, g.precision))
         out["ttft"][g.indices] = res.ttft_ms
         out["tpot"][g.indices] = res.tpot_ms
-        out["tput"][g.indices] = res.tok_s_per_gpu
-        out["otput"][g.indices] = res.output_tok_s_per_gpu
+        out["tput"][g.indices] = res.tok_s_per_gpu * g.run_share
+        out["otput"][g.indices] = res.output_tok_s_per_gpu * g.run_share
         if fill_notes:
             cap = g.hw.memory_bytes / 1e9
             for j, i in enumerate(g.indices):

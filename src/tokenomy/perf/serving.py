@@ -118,6 +118,9 @@ class Workload:
     osl: np.ndarray
     concurrency: np.ndarray
     cached: np.ndarray | None = None
+    waves: np.ndarray | float = (
+        1.0  # 1: requests arrive in waves (fixed lengths, started together); 0: spread out
+    )
 
 
 @dataclass
@@ -363,8 +366,9 @@ def predict_serving(
     steps = np.maximum(osl - 1, 1)
     others = np.maximum(running / par.dp - 1.0, 0.0)
     stall = eff.prefill_interference * others * t_pre
-    tpot = t_dec + (1.0 - eff.burst_share) * stall / steps
-    ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + eff.burst_share * stall + FIRST_TOKEN_STEPS * t_dec
+    burst = eff.burst_share * np.asarray(work.waves, dtype=float)
+    tpot = t_dec + (1.0 - burst) * stall / steps
+    ttft = eff.ttft_overhead_ms * 1e-3 + t_pre + burst * stall + FIRST_TOKEN_STEPS * t_dec
     e2e_running = ttft + steps * tpot
     ttft = ttft + (conc / running - 1.0) * e2e_running  # queue for a slot
     e2e = ttft + steps * tpot
