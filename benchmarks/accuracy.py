@@ -80,6 +80,10 @@ def point_figures(files: dict[str, list[Point]], cal: Calibration) -> None:
     )
 
 
+def _r(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
 def frontier_figures(ix: list[Point], cal: Calibration, label: str, band: tuple[float, float]) -> None:
     t0 = time.perf_counter()
     rep = frontier_accuracy(ix, cal, mode=label)
@@ -92,7 +96,7 @@ def frontier_figures(ix: list[Point], cal: Calibration, label: str, band: tuple[
         print(
             f"  {system:10s} n={s['n']:3d}  median {med if med is None else round(med, 2)}  p10 "
             f"{s['p10_ratio'] and round(s['p10_ratio'], 2)}  p90 {s['p90_ratio'] and round(s['p90_ratio'], 2)}  "
-            f"not reached {s['unreached']}  {ok(good)}"
+            f"not reached {s['unreached']}  {ok(good)}  same deployment {_r(s['median_same_deployment_ratio'])}"
         )
     print(f"  [{time.perf_counter() - t0:.0f} s]")
 

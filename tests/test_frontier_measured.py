@@ -223,11 +223,20 @@ def test_frontier_overlays_measured_points(tmp_path):
     assert {p["mode"] for p in data["points"]} <= {"agg", "disagg"}
 
 
+@pytest.mark.slow
 def test_frontier_accuracy_in_sample_stays_near_the_measurement(inferencex):
-    """The economics reads the frontier: at InferenceX's measured Pareto points, ours / measured per system."""
-    rep = frontier_accuracy([p for p in inferencex if p.system in ("h200_sxm", "mi355x")])
-    for system, s in rep.median_by_system().items():
-        assert s["median_ratio"] is not None and 0.75 <= s["median_ratio"] <= 1.35, (system, s)
+    """The economics reads the frontier: at InferenceX's measured Pareto points, ours / measured per system (the
+    README's table). B200 and MI355X meet the target; GB200, H200 and MI300X stay near it; on each measured
+    deployment itself (concurrency free) the model stays within 0.75-1.1 everywhere but H100 (README: its runs
+    with a first token seconds late)."""
+    by = frontier_accuracy(inferencex).median_by_system()
+    for system in ("b200_sxm", "mi355x"):
+        assert 0.85 <= by[system]["median_ratio"] <= 1.15, (system, by[system])
+    for system in ("gb200", "h200_sxm", "mi300x"):
+        assert 0.75 <= by[system]["median_ratio"] <= 1.25, (system, by[system])
+    for system, s in by.items():
+        if system != "h100_sxm":
+            assert 0.75 <= s["median_same_deployment_ratio"] <= 1.1, (system, s)
 
 
 def test_inferencex_accuracy_does_not_regress(inferencex):
@@ -237,7 +246,7 @@ def test_inferencex_accuracy_does_not_regress(inferencex):
     rep = validate(inferencex)
     assert rep.coverage == 1.0
     assert rep.overall["tpot"].mdape <= 0.15
-    assert rep.overall["tput_per_gpu"].mdape <= 0.16
+    assert rep.overall["tput_per_gpu"].mdape <= 0.15
     for serving in ("agg", "agg + MTP", "disagg", "disagg + MTP"):
         assert rep.by["serving"][serving]["tpot"].mdape <= 0.18, serving
 

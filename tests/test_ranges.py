@@ -83,7 +83,9 @@ def test_widening_one_input_never_narrows_any_band(small, key):
     range is zero, so each output is a monotone function of that one input and its P10-P90 band can only widen
     (with other inputs random too, a wider input can fill the gap of a two-humped output and narrow its band)."""
     sc, result = small
-    narrow = plan_ranges(sc.model_copy(update={"uncertainty": ZERO | {key: 0.05}}), result, draws=2000, seed=3)
+    narrow = plan_ranges(
+        sc.model_copy(update={"uncertainty": ZERO | {key: 0.05}}), result, draws=2000, seed=3
+    )
     wide = plan_ranges(sc.model_copy(update={"uncertainty": ZERO | {key: 0.40}}), result, draws=2000, seed=3)
     widened = 0
     for k, b in narrow.bands.items():
