@@ -64,6 +64,8 @@ def point_figures(files: dict[str, list[Point]], cal: Calibration) -> None:
         print(
             f"  {m:13s} MdAPE {pct(s.mdape)}  p90 {pct(s.p90_ape)}  (target ≤ {pct(target)}) {ok(s.mdape <= target)}"
         )
+    s = rep.overall["ttft"]
+    print(f"  {'ttft':13s} MdAPE {pct(s.mdape)}  p90 {pct(s.p90_ape)}  (another client's TTFT: reported)")
     for serving, stats in rep.by["serving"].items():
         print(
             f"    {serving:14s} n={stats['tpot'].n:4d}  TPOT {pct(stats['tpot'].mdape)}  tok/s/GPU "
