@@ -166,17 +166,26 @@ def test_the_same_deployment_reading_keeps_the_measured_engine_and_frees_only_co
     assert checked >= 3
 
 
-def test_an_attention_tp_never_measured_is_an_extrapolation():
-    """The fit knows TP's communication only at the TP sizes measured on that engine and hardware family."""
+def test_an_engine_shape_never_measured_is_an_extrapolation():
+    """The fit knows an engine's communication only in the shapes (attention TP × DP) measured on that engine and
+    hardware family; other hardware without data takes the shapes measured anywhere."""
     from tokenomy.perf.calibration import load_calibration
 
     cal = load_calibration()
     env = cal.envelope_of("sglang", "hopper", "mla-moe/agg")
-    assert env and env["tp"] == [8]  # InferenceX ran DeepSeek-R1 on SGLang H200 at TP8 only
+    assert env and env["shapes"] == [[8, 1]]  # InferenceX ran DeepSeek-R1 on SGLang H200 at TP8 only
     one = np.ones(1)
-    inside = cal.beyond_envelope("sglang", "hopper", "mla-moe/agg", one, one, one, 8 * one, tp=8 * one)
-    outside = cal.beyond_envelope("sglang", "hopper", "mla-moe/agg", one, one, one, 8 * one, tp=4 * one)
-    assert not inside[0] and outside[0]
+
+    def beyond(tp: int, dp: int, family: str = "hopper") -> bool:
+        return bool(
+            cal.beyond_envelope(
+                "sglang", family, "mla-moe/disagg", one, dp * one, one, 16 * one, tp=tp * one
+            )[0]
+        )
+
+    assert not beyond(16, 1) and not beyond(1, 16)  # H100 decode engines of Dynamo-SGLang
+    assert beyond(8, 2) and beyond(4, 4)  # the same 16 GPUs split in ways never run
+    assert not beyond(1, 8, family="rubin")  # no Rubin data: the shapes of every family
 
 
 def test_validate_frontier_reports_a_ratio_per_pareto_point(tmp_path, inferencex):

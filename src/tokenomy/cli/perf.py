@@ -407,7 +407,7 @@ def frontier_cmd(
     prefill:decode ratio chosen) and MTP on/off. Every feasible deployment (TP, attention-DP, EP up to the
     scale-up domain) × 64 concurrencies is evaluated; deployments whose weights + KV for C × (ISL + OSL) do not
     fit are excluded. Points marked * lie beyond what measured data of the engine on that hardware family
-    shows (running batch per rank, DP/EP width, engine size or concurrency): `plan`, `cost` and `claims` leave
+    shows (running batch per rank, DP/EP width, engine size or shape, or concurrency): `plan`, `cost` and `claims` leave
     them out unless `--allow-extrapolation`.
     """
     from tokenomy.econ.cost import priced_frontier

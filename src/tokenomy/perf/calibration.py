@@ -111,9 +111,9 @@ class Calibration:
         seen = [fam[model_class] for fam in env.values() if isinstance(fam, dict) and model_class in fam]
         if not seen:
             return None
-        widest = {k: max(e[k] for e in seen) for k in seen[0] if k != "tp"}
-        if all("tp" in e for e in seen):
-            widest["tp"] = sorted({t for e in seen for t in e["tp"]})
+        widest = {k: max(e[k] for e in seen) for k in seen[0] if k != "shapes"}
+        if all("shapes" in e for e in seen):
+            widest["shapes"] = sorted({tuple(shape) for e in seen for shape in e["shapes"]})
         return widest
 
     def beyond_envelope(
@@ -121,9 +121,9 @@ class Calibration:
     ) -> np.ndarray:
         """True where a deployment lies outside what ``backend`` was measured at: an extrapolation.
 
-        Beyond means more running requests per attention rank, wider attention-DP, EP or engine, or an attention
-        TP size that no measured point of that backend on that hardware family and model class ran (TP sets
-        how the engine communicates, which the fit only knows where it was measured).
+        Beyond means more running requests per attention rank, wider attention-DP, EP or engine, or an engine
+        shape (attention TP × attention DP) that no measured point of that backend on that hardware family and
+        model class ran: the shape sets how the engine communicates, which the fit knows only where measured.
         """
         env = self.envelope_of(backend, hw_family, model_class)
         if not env:
@@ -134,8 +134,10 @@ class Calibration:
             | (np.asarray(ep) > env["ep"])
             | (np.asarray(gpus) > env["gpus"])
         )
-        if tp is not None and "tp" in env:
-            out |= ~np.isin(np.asarray(tp), env["tp"])
+        if tp is not None and "shapes" in env:
+            shapes = np.asarray(env["shapes"], dtype=float).reshape(-1, 2)
+            pair = np.stack(np.broadcast_arrays(np.asarray(tp, float), np.asarray(dp, float)), axis=-1)
+            out |= ~(pair[..., None, :] == shapes).all(axis=-1).any(axis=-1)
         return out
 
     def source_of(self, backend: str, family: str) -> str:
@@ -419,7 +421,7 @@ def envelope(
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """What the fit has seen, per backend, hardware family, model class and way of serving: the largest running
     batch per attention rank (the client's concurrency per rank; per decode rank when disaggregated), DP, EP and
-    engine.
+    engine, and the engine shapes (attention TP, attention DP) run.
 
     Frontier points beyond it are extrapolations and are marked as such.
     """
@@ -445,5 +447,6 @@ def envelope(
         env["dp"] = max(env["dp"], int(par.dp[seen].max()))
         env["ep"] = max(env["ep"], int(par.moe_ep[seen].max()))
         env["gpus"] = max(env["gpus"], int(par.gpus[seen].max()))
-        env["tp"] = sorted(set(env.get("tp", [])) | {int(t) for t in par.tp[seen]})
+        shapes = {(int(t), int(d)) for t, d in zip(par.tp[seen], par.dp[seen], strict=True)}
+        env["shapes"] = sorted({tuple(shape) for shape in env.get("shapes", [])} | shapes)
     return out

@@ -57,14 +57,15 @@ def _powers_of_two(limit: int) -> list[int]:
     return [2**i for i in range(0, 12) if 2**i <= limit]
 
 
-MAX_ATTENTION_TP = 8  # attention TP beyond one 8-GPU board gains nothing for MoE models: wider engines add DP
+MAX_ATTENTION_TP = 8  # MoE engines split attention by TP within one 8-GPU board and add DP beyond it,
+# or run TP over the whole engine (as InferenceX's 16-GPU H100 engines do); the measured shapes decide which is backed
 
 
 def deployments(arch: Architecture, max_gpus: int, space: str = "all") -> Parallel:
     """Candidate engines up to ``max_gpus``: TP (and PP for dense models); for MoE every split of the GPUs
-    between attention TP (up to 8) and attention-DP, with the experts either all split by TP (EP1), spread over
-    every GPU (EP = GPUs) or over one 8-GPU board. ``space="tp"`` keeps tensor parallelism only (as in the
-    InferenceX sweeps of TP 1–8)."""
+    between attention TP (up to 8, or the whole engine) and attention-DP, with the experts either all split by TP
+    (EP1), spread over every GPU (EP = GPUs) or over one 8-GPU board. ``space="tp"`` keeps tensor parallelism only
+    (as in the InferenceX sweeps of TP 1–8)."""
     rows: list[tuple[int, int, int, int, int]] = []
     for gpus in _powers_of_two(max_gpus):
         if space == "tp":
@@ -76,7 +77,7 @@ def deployments(arch: Architecture, max_gpus: int, space: str = "all") -> Parall
                     tp = gpus // pp
                     rows.append((tp, pp, 1, tp, 1))
             continue
-        for tp in _powers_of_two(min(gpus, MAX_ATTENTION_TP)):
+        for tp in sorted(set(_powers_of_two(min(gpus, MAX_ATTENTION_TP))) | {gpus}):
             dp = gpus // tp
             for ep in {1, min(gpus, 8), gpus}:
                 if ep > arch.experts:
@@ -416,7 +417,7 @@ def frontier(
     if n_extra:
         assumptions.append(
             f"{n_extra} of {len(points)} frontier points (marked *) lie beyond what measured {backend} data on "
-            f"{hw.family} shows (running batch per rank, DP/EP width, engine size, or concurrency): extrapolations"
+            f"{hw.family} shows (running batch per rank, DP/EP width, engine size or shape, or concurrency): extrapolations"
         )
     if options.mtp_draft_tokens:
         assumptions.append(
@@ -506,8 +507,8 @@ def _merged_assumptions(fronts: list[Frontier], kept: list[FrontierPoint]) -> li
     if n_extra:
         notes.append(
             f"{n_extra} of {len(kept)} frontier points (marked *) lie beyond what measured data of their engine on "
-            "this hardware family shows (running batch per rank, DP/EP width, engine size, way of serving or "
-            "concurrency): extrapolations, which plan/cost/claims leave out unless --allow-extrapolation"
+            "this hardware family shows (running batch per rank, DP/EP width, engine size or shape, way of "
+            "serving or concurrency): extrapolations, which plan/cost/claims leave out unless --allow-extrapolation"
         )
     return notes
 
