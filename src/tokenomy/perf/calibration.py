@@ -62,6 +62,7 @@ PINNED_BY = {
     "mtp acceptance (backend/precision)": "MTP rows of that backend and precision (random prompts: lower than real text)",
     "family multipliers": "each hardware family's rows (hopper, blackwell, cdna3, cdna4), pulled toward 1",
 }
+SHAPE_KEY = 1 << 20  # (attention TP, DP) → one integer, TP × SHAPE_KEY + DP, for set lookups
 MTP_BOUNDS = (0.05, 0.95)  # acceptance of each drafted token
 DEFAULT_MTP_ACCEPTANCE = (
     0.6  # used where no MTP row of the backend was measured (DeepSeek reports 0.85-0.9 on real text)
@@ -135,9 +136,8 @@ class Calibration:
             | (np.asarray(gpus) > env["gpus"])
         )
         if tp is not None and "shapes" in env:
-            shapes = np.asarray(env["shapes"], dtype=float).reshape(-1, 2)
-            pair = np.stack(np.broadcast_arrays(np.asarray(tp, float), np.asarray(dp, float)), axis=-1)
-            out |= ~(pair[..., None, :] == shapes).all(axis=-1).any(axis=-1)
+            seen = [t * SHAPE_KEY + d for t, d in env["shapes"]]
+            out |= ~np.isin(np.asarray(tp, dtype=np.int64) * SHAPE_KEY + np.asarray(dp, dtype=np.int64), seen)
         return out
 
     def source_of(self, backend: str, family: str) -> str:

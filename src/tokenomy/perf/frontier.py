@@ -58,12 +58,15 @@ def _powers_of_two(limit: int) -> list[int]:
 
 
 MAX_ATTENTION_TP = 8  # MoE engines split attention by TP within one 8-GPU board and add DP beyond it,
-# or run TP over the whole engine (as InferenceX's 16-GPU H100 engines do); the measured shapes decide which is backed
+WHOLE_ENGINE_TP = (
+    16  # or run TP over an engine of two boards (InferenceX's 16-GPU H100 engines); measured shapes
+)
+# decide which is backed
 
 
 def deployments(arch: Architecture, max_gpus: int, space: str = "all") -> Parallel:
     """Candidate engines up to ``max_gpus``: TP (and PP for dense models); for MoE every split of the GPUs
-    between attention TP (up to 8, or the whole engine) and attention-DP, with the experts either all split by TP
+    between attention TP (up to 8, or the whole engine up to 16) and attention-DP, with the experts either all split by TP
     (EP1), spread over every GPU (EP = GPUs) or over one 8-GPU board. ``space="tp"`` keeps tensor parallelism only
     (as in the InferenceX sweeps of TP 1–8)."""
     rows: list[tuple[int, int, int, int, int]] = []
@@ -77,7 +80,8 @@ def deployments(arch: Architecture, max_gpus: int, space: str = "all") -> Parall
                     tp = gpus // pp
                     rows.append((tp, pp, 1, tp, 1))
             continue
-        for tp in sorted(set(_powers_of_two(min(gpus, MAX_ATTENTION_TP))) | {gpus}):
+        whole = {gpus} if gpus <= WHOLE_ENGINE_TP else set()
+        for tp in sorted(set(_powers_of_two(min(gpus, MAX_ATTENTION_TP))) | whole):
             dp = gpus // tp
             for ep in {1, min(gpus, 8), gpus}:
                 if ep > arch.experts:
