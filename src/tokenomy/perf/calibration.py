@@ -69,7 +69,9 @@ DEFAULT_MTP_ACCEPTANCE = (
 )
 FAMILY_RIDGE = 3.0  # residual weight per unit of log-multiplier: keeps family tweaks small
 TTFT_WEIGHT = 0.7  # TTFT residuals weigh 0.7 of a TPOT residual (TTFT is noisier and depends on the client)
-TPUT_WEIGHT = 1.0  # measured throughput per GPU, where a file has it (InferenceX), weighs as much as TPOT
+# Measured throughput per GPU, where a file has it (InferenceX), weighs half a TPOT: it repeats the row's TTFT and
+# TPOT through Little's law (to 3-6%), so at full weight those rows would count twice against aiconfigurator's.
+TPUT_WEIGHT = 0.5
 PARETO_WEIGHT = 3.0  # a measured Pareto point of its group (where the economics reads the frontier) counts 3×
 SUPERSEDED_WEIGHT = 0.3  # a run of a configuration that a newer run of the same configuration replaced
 OTHER_CLIENT_TTFT_WEIGHT = (
