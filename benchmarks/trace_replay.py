@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from tokenomy.measure.fake_server import wait_until_serving
+from tokenomy.measure.fake_server import free_port, wait_until_serving
 from tokenomy.workloads.mooncake import prefix_reuse, read_trace, synthetic_trace, write_trace
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

