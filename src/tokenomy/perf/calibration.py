@@ -120,7 +120,7 @@ class Calibration:
         return widest
 
     def beyond_envelope(
-        self, backend: str, hw_family: str, model_class: str, per_rank_concurrency, dp, ep, gpus, tp=None
+        self, backend: str, hw_family: str, model_class: str, per_rank_concurrency, dp, ep, gpus, tp
     ) -> np.ndarray:
         """True where a deployment lies outside what ``backend`` was measured at: an extrapolation.
 
@@ -137,7 +137,7 @@ class Calibration:
             | (np.asarray(ep) > env["ep"])
             | (np.asarray(gpus) > env["gpus"])
         )
-        if tp is not None and "shapes" in env:
+        if "shapes" in env:
             seen = [t * SHAPE_KEY + d for t, d in env["shapes"]]
             out |= ~np.isin(np.asarray(tp, dtype=np.int64) * SHAPE_KEY + np.asarray(dp, dtype=np.int64), seen)
         return out
