@@ -15,7 +15,7 @@ import numpy as np
 from tokenomy.perf.calibration import Calibration, load_calibration
 from tokenomy.perf.frontier import INFERENCEX_V1, best_framework_frontier
 from tokenomy.perf.predict import group_points, predict_groups
-from tokenomy.points import Point, packaged_paths, read_points
+from tokenomy.points import Point, packaged_paths, read_many
 from tokenomy.validation import (
     calibrate,
     cross_validate,
@@ -43,8 +43,10 @@ def ok(flag: bool) -> str:
 
 
 def load() -> tuple[list[Point], dict[str, list[Point]]]:
-    files = {p.name: read_points(p)[0] for p in packaged_paths()}
-    return [p for rows in files.values() for p in rows], files
+    """The packaged points, one per benchmark run (as `tokenomy validate` reads them), and by file."""
+    points, _ = read_many(packaged_paths())
+    files = {p.name: [q for q in points if q.origin == p.name] for p in packaged_paths()}
+    return points, files
 
 
 def point_figures(files: dict[str, list[Point]], cal: Calibration) -> None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REQUIRED = ["model_path", "system", "backend", "isl", "osl", "concurrency"]
@@ -124,6 +125,7 @@ class Point:
     )
     assumption: str = ""  # how a row with incomplete parallelism was read
     error: str = ""  # why this row cannot be predicted (unreadable values)
+    origin: str = ""  # the file the row came from (its name)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -363,9 +365,9 @@ def read_points(path: str | Path) -> tuple[list[Point], list[str]]:
             points = []
             for i, row in enumerate(reader, start=2):
                 try:
-                    points.append(parse_row(row, i))
+                    points.append(replace(parse_row(row, i), origin=path.name))
                 except PointsError as exc:  # a bad row gets its note; the file goes on
-                    points.append(Point(line=i, raw=dict(row), error=str(exc)))
+                    points.append(Point(line=i, raw=dict(row), error=str(exc), origin=path.name))
     except UnicodeDecodeError:
         raise PointsError(
             f"{path}: not UTF-8 text (a binary or UTF-16 file?); save the CSV as UTF-8"
@@ -404,12 +406,137 @@ def packaged_paths() -> list[Path]:
     return [Path(str(root / name)) for name in PACKAGED_FILES]
 
 
-def read_many(paths: list[Path]) -> tuple[list[Point], str]:
-    """Read several points files into one list; returns the points and a digest of the files' bytes."""
+def read_many(paths: list[Path], reconcile_runs: bool = True) -> tuple[list[Point], str]:
+    """Read several points files into one list (reconciled, see :func:`reconcile`, unless ``reconcile_runs`` is
+    False); returns the points and a digest of the files' bytes."""
     points: list[Point] = []
     digest = hashlib.sha256()
     for path in paths:
         rows, _ = read_points(path)
         points += rows
         digest.update(Path(path).read_bytes())
-    return points, digest.hexdigest()
+    return (reconcile(points).points if reconcile_runs else points), digest.hexdigest()
+
+
+# ---- one run, one point --------------------------------------------------------------------------------------
+# An unlabelled run within this factor of an MTP twin's TPOT, where no plain twin was measured, is an MTP run.
+MTP_TWIN_TOLERANCE = 1.15
+# An unlabelled run further than this from every labelled run of its configuration (5× the median run-to-run
+# TPOT spread of repeated runs, 6.5%) is not what its labels say: left out.
+CONFLICT_FACTOR = 1.3
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """Points as a fit and a validation should count them, and what was changed to get there."""
+
+    points: list[Point]
+    repeats: int  # rows dropped: a measurement another row already gives, under another label
+    mtp_labelled: int  # rows without a spec_method that their labelled twins show to be MTP runs
+    conflicting: int = 0  # rows without a spec_method far from every labelled run of their configuration
+
+    @property
+    def note(self) -> str:
+        parts = []
+        if self.repeats:
+            parts.append(
+                f"{self.repeats} row(s) repeat another row's measurement (same system, backend, workload, TTFT "
+                "and TPOT), as a copy or under another model or parallelism label: counted once, as the smallest "
+                "engine"
+            )
+        if self.mtp_labelled:
+            parts.append(
+                f"{self.mtp_labelled} row(s) without spec_method match their configuration's MTP runs, not its "
+                "plain ones: read as MTP"
+            )
+        if self.conflicting:
+            parts.append(
+                f"{self.conflicting} row(s) without spec_method differ from every labelled run of their "
+                f"configuration by more than {CONFLICT_FACTOR}×: left out"
+            )
+        return "; ".join(parts)
+
+
+def _same_run(p: Point) -> tuple | None:
+    """Two rows with this key are one benchmark run: medians to the file's last digit do not repeat by chance."""
+    if p.error or p.measured_tpot_ms is None or p.measured_ttft_ms is None:
+        return None
+    return (p.system, p.backend, p.mode, p.isl, p.osl, p.concurrency, p.measured_ttft_ms, p.measured_tpot_ms)
+
+
+def _architecture(model_path: str) -> object:
+    """The model's architecture (checkpoints of one architecture serve alike), else its path."""
+    from tokenomy.catalog import UnknownIdError, catalog
+
+    try:
+        return catalog().model_variant(model_path)[0].architecture
+    except UnknownIdError:
+        return model_path
+
+
+def _configuration(p: Point, arch: object) -> tuple:
+    return (
+        arch,
+        p.system,
+        p.backend,
+        p.precision,
+        p.mode,
+        p.isl,
+        p.osl,
+        p.concurrency,
+        p.engine,
+        p.prefill,
+        p.decode,
+    )
+
+
+def _labelled(p: Point) -> bool:
+    return bool((p.raw.get("spec_method") or "").strip())
+
+
+def reconcile(points: list[Point]) -> Reconciled:
+    """One point per benchmark run, labelled as it ran.
+
+    Collections of measurements sometimes list one run several times (under a model's two names, or under a
+    second parallelism label), and some leave speculative decoding unsaid: an MTP run then reads as a plain
+    run 1.5-2× faster than the engine is. A repeated run is kept once, as its smallest engine; a row without
+    ``spec_method`` becomes MTP when it is closer to the MTP runs of its exact configuration than to the plain
+    ones (within ``MTP_TWIN_TOLERANCE`` of them where only MTP runs exist), and is left out when it is further
+    than ``CONFLICT_FACTOR`` from both.
+    """
+    runs: dict[tuple, list[int]] = defaultdict(list)
+    for i, p in enumerate(points):
+        if (key := _same_run(p)) is not None:
+            runs[key].append(i)
+    dropped = {i for idx in runs.values() for i in idx if i != min(idx, key=lambda j: (points[j].gpus, j))}
+    arch = {path: _architecture(path) for path in {p.model_path for p in points if not p.error}}
+    twins: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: {"mtp": [], "none": []})
+    for p in points:
+        if _labelled(p) and not p.error and p.measured_tpot_ms:
+            twins[_configuration(p, arch[p.model_path])][p.spec_method].append(math.log(p.measured_tpot_ms))
+    kept: list[Point] = []
+    labelled = conflicting = 0
+    for i, p in enumerate(points):
+        if i in dropped:
+            continue
+        seen = None
+        if not _labelled(p) and not p.error and p.measured_tpot_ms:
+            seen = twins.get(_configuration(p, arch[p.model_path]))
+        if seen:
+            x = math.log(p.measured_tpot_ms)
+            to_mtp = abs(x - _median(seen["mtp"])) if seen["mtp"] else math.inf
+            plain = abs(x - _median(seen["none"])) if seen["none"] else math.log(MTP_TWIN_TOLERANCE)
+            if min(to_mtp, plain) > math.log(CONFLICT_FACTOR):
+                conflicting += 1
+                continue
+            if to_mtp < plain:
+                p = replace(p, spec_method="mtp")
+                labelled += 1
+        kept.append(p)
+    return Reconciled(kept, len(dropped), labelled, conflicting)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

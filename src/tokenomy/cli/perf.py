@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tokenomy.catalog import UnknownIdError
@@ -14,6 +15,7 @@ from tokenomy.cli.base import (
     app,
     choice,
     console,
+    err_console,
     fail,
     input_file,
     number,
@@ -47,14 +49,19 @@ def _load_points(path: Path):
         fail(str(exc))
 
 
-def _load_many(paths: list[Path]):
-    """Points of several files (default: the packaged ones) and a digest of their bytes."""
-    from tokenomy.points import PointsError, packaged_paths, read_many
+def _load_many(paths: list[Path], quiet: bool = False):
+    """Points of several files (default: the packaged ones), one per benchmark run, and a digest of their
+    bytes; says on stderr what reconciling the runs changed (unless ``quiet``)."""
+    from tokenomy.points import PointsError, packaged_paths, read_many, reconcile
 
     try:
-        return read_many(paths or packaged_paths())
+        rows, digest = read_many(paths or packaged_paths(), reconcile_runs=False)
     except PointsError as exc:
         fail(str(exc))
+    runs = reconcile(rows)
+    if runs.note and not quiet:
+        err_console.print(f"[dim]note: {escape(runs.note)}[/]", soft_wrap=True)
+    return runs.points, digest
 
 
 def _load_calibration(path: Path | None):
@@ -203,7 +210,7 @@ def validate(
             fail("--frontier takes --cv system only")
         with console.status("frontiers at the measured Pareto points…") as status:
             if cv:
-                train, _ = _load_many([])
+                train, _ = _load_many([], quiet=True)
                 rep = validation.frontier_cross_validate(
                     train, rows, progress=lambda g: status.update(f"leave-one-system-out: {g}")
                 )
