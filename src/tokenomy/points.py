@@ -26,6 +26,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from statistics import median
 
 REQUIRED = ["model_path", "system", "backend", "isl", "osl", "concurrency"]
 PAR_COLUMNS = ["tp_size", "pp_size", "attention_dp_size", "moe_tp_size", "moe_ep_size"]
@@ -501,8 +502,8 @@ def reconcile(points: list[Point]) -> Reconciled:
     second parallelism label), and some leave speculative decoding unsaid: an MTP run then reads as a plain
     run 1.5-2× faster than the engine is. A repeated run is kept once, as its smallest engine; a row without
     ``spec_method`` becomes MTP when it is closer to the MTP runs of its exact configuration than to the plain
-    ones (within ``MTP_TWIN_TOLERANCE`` of them where only MTP runs exist), and is left out when it is further
-    than ``CONFLICT_FACTOR`` from both.
+    ones (within ``MTP_TWIN_TOLERANCE`` of them where only MTP runs exist), and is left out when plain runs were
+    measured and it is further than ``CONFLICT_FACTOR`` from every labelled run.
     """
     runs: dict[tuple, list[int]] = defaultdict(list)
     for i, p in enumerate(points):
@@ -524,8 +525,8 @@ def reconcile(points: list[Point]) -> Reconciled:
             seen = twins.get(_configuration(p, arch[p.model_path]))
         if seen:
             x = math.log(p.measured_tpot_ms)
-            to_mtp = abs(x - _median(seen["mtp"])) if seen["mtp"] else math.inf
-            plain = abs(x - _median(seen["none"])) if seen["none"] else math.log(MTP_TWIN_TOLERANCE)
+            to_mtp = abs(x - median(seen["mtp"])) if seen["mtp"] else math.inf
+            plain = abs(x - median(seen["none"])) if seen["none"] else math.log(MTP_TWIN_TOLERANCE)
             if min(to_mtp, plain) > math.log(CONFLICT_FACTOR):
                 conflicting += 1
                 continue
@@ -534,9 +535,3 @@ def reconcile(points: list[Point]) -> Reconciled:
                 labelled += 1
         kept.append(p)
     return Reconciled(kept, len(dropped), labelled, conflicting)
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
