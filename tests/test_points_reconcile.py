@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tokenomy.cli import app
@@ -81,6 +82,7 @@ def test_an_unlabelled_run_far_from_every_labelled_twin_is_left_out(tmp_path):
     assert "left out" in rec.note
 
 
+@pytest.mark.slow
 def test_the_packaged_points_count_each_run_once():
     raw, _ = read_many(packaged_paths(), reconcile_runs=False)
     rec = reconcile(raw)
@@ -100,9 +102,31 @@ def test_the_packaged_points_count_each_run_once():
     )
 
 
+@pytest.mark.slow
 def test_validate_says_what_reconciling_changed(tmp_path):
     src = _write(tmp_path / "p.csv", [_row(tpot=8.6123), _row(tpot=8.6123, tp=64, moe_tp=8)])
     result = CliRunner().invoke(app, ["validate", "--points", str(src), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_points"] == 1
     assert "counted once" in result.stderr
+
+
+@pytest.mark.slow
+def test_as_is_counts_every_row(tmp_path):
+    src = _write(tmp_path / "p.csv", [_row(tpot=8.6123), _row(tpot=8.6123, tp=64, moe_tp=8)])
+    result = CliRunner().invoke(app, ["validate", "--points", str(src), "--as-is", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_points"] == 2
+    assert "counted once" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_fit_records_what_reconciling_changed(tmp_path):
+    rows = [_row(tpot=8.6123), _row(tpot=8.6123, tp=64, moe_tp=8)]
+    rows += [_row(tpot=9.0 + c / 4, ttft=130 + c, conc=c) for c in (1, 2, 8, 16, 32, 64)]
+    src = _write(tmp_path / "p.csv", rows)
+    out = tmp_path / "cal.json"
+    result = CliRunner().invoke(app, ["calibrate", "--points", str(src), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    runs = json.loads(out.read_text())["notes"]["runs"]
+    assert runs == {"repeats_counted_once": 1, "read_as_mtp": 0, "left_out": 0}

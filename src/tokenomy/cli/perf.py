@@ -49,19 +49,25 @@ def _load_points(path: Path):
         fail(str(exc))
 
 
-def _load_many(paths: list[Path], quiet: bool = False):
-    """Points of several files (default: the packaged ones), one per benchmark run, and a digest of their
-    bytes; says on stderr what reconciling the runs changed (unless ``quiet``)."""
-    from tokenomy.points import PointsError, packaged_paths, read_many, reconcile
+AS_IS_HELP = (
+    "Count every row as given: no merging of rows that repeat one run's measurement, no MTP label read from a "
+    "row's labelled twins, no row left out for contradicting them."
+)
+
+
+def _load_many(paths: list[Path], quiet: bool = False, as_is: bool = False):
+    """Points of several files (default: the packaged ones), one per benchmark run unless ``as_is``, a digest of
+    their bytes and what reconciling the runs changed (said on stderr unless ``quiet``)."""
+    from tokenomy.points import PointsError, Reconciled, packaged_paths, read_many, reconcile
 
     try:
         rows, digest = read_many(paths or packaged_paths(), reconcile_runs=False)
     except PointsError as exc:
         fail(str(exc))
-    runs = reconcile(rows)
+    runs = Reconciled(rows, 0, 0) if as_is else reconcile(rows)
     if runs.note and not quiet:
-        err_console.print(f"[dim]note: {escape(runs.note)}[/]", soft_wrap=True)
-    return runs.points, digest
+        err_console.print(f"[dim]note: {escape(runs.note)} (--as-is counts every row)[/]", soft_wrap=True)
+    return runs.points, digest, runs
 
 
 def _load_calibration(path: Path | None):
@@ -189,6 +195,7 @@ def validate(
         "backend) group instead of point by point.",
     ),
     calibration: Path | None = typer.Option(None, "--calibration", help=CALIBRATION_HELP),
+    as_is: bool = typer.Option(False, "--as-is", help=AS_IS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Error of the model on measured points: MdAPE and p90 of TTFT, TPOT and tput_per_gpu.
@@ -202,7 +209,7 @@ def validate(
     """
     from tokenomy import validation
 
-    rows, _ = _load_many(points)
+    rows, _, _ = _load_many(points, as_is=as_is)
     if cv is not None and cv not in validation.CV_KEYS:
         fail(f"--cv must be one of {', '.join(validation.CV_KEYS)}, not '{cv}'")
     if frontier_check:
@@ -210,7 +217,7 @@ def validate(
             fail("--frontier takes --cv system only")
         with console.status("frontiers at the measured Pareto points…") as status:
             if cv:
-                train, _ = _load_many([], quiet=True)
+                train, _, _ = _load_many([], quiet=True)
                 rep = validation.frontier_cross_validate(
                     train, rows, progress=lambda g: status.update(f"leave-one-system-out: {g}")
                 )
@@ -276,6 +283,7 @@ def calibrate(
         None, "--from-db", help="Fit to a stored bench run or sweep (run id)."
     ),
     db: Path | None = typer.Option(None, "--db", help="DuckDB file for --from-db."),
+    as_is: bool = typer.Option(False, "--as-is", help=AS_IS_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print JSON on stdout and nothing else."),
 ) -> None:
     """Refit the model's efficiencies (per backend, refined per hardware family) to measured points.
@@ -293,8 +301,9 @@ def calibrate(
         except (KeyError, ValueError) as exc:
             fail(str(exc.args[0]))
         data_name = f"db:{from_db}"
+        runs = None  # one stored run is one set of measurements: nothing to reconcile
     else:
-        rows, data_hash = _load_many(points)
+        rows, data_hash, runs = _load_many(points, as_is=as_is)
         data_name = ", ".join(p.name for p in points) or "packaged points"
     with console.status("fitting…") as status:
         try:
@@ -307,6 +316,12 @@ def calibrate(
     cal.notes["in_sample"] = {m: s.as_dict() for m, s in rep.overall.items()}
     cal.notes["coverage"] = rep.coverage
     cal.notes["data"] = data_name
+    if runs is not None:
+        cal.notes["runs"] = {
+            "repeats_counted_once": runs.repeats,
+            "read_as_mtp": runs.mtp_labelled,
+            "left_out": runs.conflicting,
+        }
     cal.save(out)
     if json_out:
         print_json({"out": str(out), **cal.to_json()})
