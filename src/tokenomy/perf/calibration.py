@@ -62,7 +62,9 @@ PINNED_BY = {
     "mtp acceptance (backend/precision)": "MTP rows of that backend and precision (random prompts: lower than real text)",
     "family multipliers": "each hardware family's rows (hopper, blackwell, cdna3, cdna4), pulled toward 1",
 }
-SHAPE_KEY = 1 << 20  # (attention TP, DP) → one integer, TP × SHAPE_KEY + DP, for set lookups
+SHAPE_KEY = (
+    1 << 20
+)  # (attention TP, DP, EP) → one integer, (TP × SHAPE_KEY + DP) × SHAPE_KEY + EP, for set lookups
 MTP_BOUNDS = (0.05, 0.95)  # acceptance of each drafted token
 DEFAULT_MTP_ACCEPTANCE = (
     0.6  # used where no MTP row of the backend was measured (DeepSeek reports 0.85-0.9 on real text)
@@ -138,8 +140,9 @@ class Calibration:
             | (np.asarray(gpus) > env["gpus"])
         )
         if "shapes" in env:
-            seen = [t * SHAPE_KEY + d for t, d in env["shapes"]]
-            out |= ~np.isin(np.asarray(tp, dtype=np.int64) * SHAPE_KEY + np.asarray(dp, dtype=np.int64), seen)
+            seen = [(t * SHAPE_KEY + d) * SHAPE_KEY + e for t, d, e in env["shapes"]]
+            key = (np.asarray(tp, dtype=np.int64) * SHAPE_KEY + np.asarray(dp, dtype=np.int64)) * SHAPE_KEY
+            out |= ~np.isin(key + np.asarray(ep, dtype=np.int64), seen)
         return out
 
     def source_of(self, backend: str, family: str) -> str:
@@ -413,9 +416,9 @@ def arch_class(arch) -> str:
     return "mla-moe" if arch.attention == "mla" else "moe"
 
 
-def envelope_key(arch, mode: str) -> str:
-    """Envelopes are kept per model class and way of serving: 'mla-moe/agg', 'dense/disagg', …"""
-    return f"{arch_class(arch)}/{mode}"
+def envelope_key(arch, mode: str, mtp: bool = False) -> str:
+    """Envelopes are kept per model class and way of serving: 'mla-moe/agg', 'dense/disagg', 'mla-moe/agg+mtp', …"""
+    return f"{arch_class(arch)}/{mode}" + ("+mtp" if mtp else "")
 
 
 def envelope(
@@ -442,13 +445,16 @@ def envelope(
             out.setdefault(g.backend, {})
             .setdefault(g.family, {})
             .setdefault(
-                envelope_key(g.arch, g.mode), {"per_rank_concurrency": 0, "dp": 1, "ep": 1, "gpus": 1}
+                envelope_key(g.arch, g.mode, g.mtp), {"per_rank_concurrency": 0, "dp": 1, "ep": 1, "gpus": 1}
             )
         )
         env["per_rank_concurrency"] = max(env["per_rank_concurrency"], float(per_rank[seen].max()))
         env["dp"] = max(env["dp"], int(par.dp[seen].max()))
         env["ep"] = max(env["ep"], int(par.moe_ep[seen].max()))
         env["gpus"] = max(env["gpus"], int(par.gpus[seen].max()))
-        shapes = {(int(t), int(d)) for t, d in zip(par.tp[seen], par.dp[seen], strict=True)}
+        shapes = {
+            (int(t), int(d), int(e))
+            for t, d, e in zip(par.tp[seen], par.dp[seen], par.moe_ep[seen], strict=True)
+        }
         env["shapes"] = sorted({tuple(shape) for shape in env.get("shapes", [])} | shapes)
     return out

@@ -357,7 +357,7 @@ def frontier(
         beyond_measured = calibration.beyond_envelope(
             backend,
             hw.family,
-            envelope_key(m.architecture, mode),
+            envelope_key(m.architecture, mode, use_mtp),
             res.running_per_rank,
             grid.dp,
             grid.moe_ep,
