@@ -240,6 +240,20 @@ def test_frontier_overlays_measured_points(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_frontier_table_shows_what_the_economics_reads():
+    """Where the envelope is all extrapolation, the table also lists the measured-backed frontier, and measured
+    points are read against it (with the extrapolated reading beside)."""
+    args = ["frontier", "-m", "deepseek-r1", "-H", "h200", "--precision", "fp8", "--backend", "trtllm"]
+    result = runner.invoke(app, [*args, "--measured", str(INFERENCEX)], env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    assert "the measured-backed frontier" in result.stdout
+    assert "with extrapolation" in result.stdout
+    data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)[0]
+    backed = [p for p in data["backed_points"] if not p["extrapolated"]]
+    assert backed and all(p["tok_s_per_gpu"] <= max(q["tok_s_per_gpu"] for q in data["points"]) for p in backed)
+
+
+@pytest.mark.slow
 def test_frontier_accuracy_in_sample_stays_near_the_measurement(inferencex):
     """The economics reads the frontier: at InferenceX's measured Pareto points, ours / measured per system (the
     README's table). Every system but H100 meets the target; on each measured deployment itself (concurrency

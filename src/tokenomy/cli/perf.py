@@ -536,19 +536,52 @@ def _render_measured(f, measured: list) -> None:
         title=f"measured Pareto points on {f.hardware} ({len(pareto)} of {len(measured)} measured points) vs the "
         "frontier at their interactivity"
     )
-    for col in ("measured", "tok/s/user", "tok/s/GPU", "frontier tok/s/GPU", "ours / measured"):
+    for col in (
+        "measured",
+        "tok/s/user",
+        "tok/s/GPU",
+        "frontier tok/s/GPU",
+        "ours / measured",
+        "with extrapolation",
+    ):
         table.add_column(col, justify="right")
     for label, user, tput in sorted(pareto, key=lambda m: m[1]):
-        p = f.at_interactivity(user)
-        ours = p.tok_s_per_gpu if p else None
+        backed = f.at_interactivity(user, allow_extrapolation=False)
+        anyhow = f.at_interactivity(user)
         table.add_row(
             label,
             f"{user:.1f}",
             f"{tput:,.0f}",
-            "—" if ours is None else f"{ours:,.0f}",
-            "—" if ours is None else f"{ours / tput:.2f}",
+            "not reached" if backed is None else f"{backed.tok_s_per_gpu:,.0f}",
+            "—" if backed is None else f"{backed.tok_s_per_gpu / tput:.2f}",
+            "—" if anyhow is None else f"{anyhow.tok_s_per_gpu / tput:.2f}",
         )
     console.print(table)
+    console.print(
+        "[dim]frontier: its measured-backed points, as the economics reads it (`tokenomy validate --frontier` also "
+        "scales ours to the benchmark's finite run); with extrapolation: every point[/]"
+    )
+
+
+def _add_frontier_rows(table: Table, priced, points: list, rows: int) -> None:
+    """About ``rows`` of ``points``, evenly spread and always the fastest per user; extrapolations marked *."""
+    step = max(1, len(points) // rows)
+    shown = points[::step]
+    if points and shown[-1] is not points[-1]:
+        shown.append(points[-1])
+    for p in shown:
+        table.add_row(
+            f"{p.tok_s_per_user:.1f}",
+            f"{p.tok_s_per_gpu:,.0f}",
+            "—" if p.tok_s_per_mw is None else f"{p.tok_s_per_mw / 1e6:.2f}M",
+            "—" if (usd := priced.usd_per_mtok(p)) is None else f"{usd:.3f}",
+            f"{p.ttft_ms:,.0f}",
+            f"{p.tpot_ms:.1f}",
+            p.backend,
+            p.deployment + (" *" if p.extrapolated else ""),
+            f"{p.gpus_serving:g}",
+            str(p.concurrency),
+        )
 
 
 def _render_frontier(priced, rows: int = 14) -> None:
@@ -571,23 +604,15 @@ def _render_frontier(priced, rows: int = 14) -> None:
         "conc",
     ):
         table.add_column(col, justify="right")
-    step = max(1, len(f.points) // rows)
-    shown = f.points[::step]
-    if f.points and shown[-1] is not f.points[-1]:
-        shown.append(f.points[-1])
-    for p in shown:
-        table.add_row(
-            f"{p.tok_s_per_user:.1f}",
-            f"{p.tok_s_per_gpu:,.0f}",
-            "—" if p.tok_s_per_mw is None else f"{p.tok_s_per_mw / 1e6:.2f}M",
-            "—" if (usd := priced.usd_per_mtok(p)) is None else f"{usd:.3f}",
-            f"{p.ttft_ms:,.0f}",
-            f"{p.tpot_ms:.1f}",
-            p.backend,
-            p.deployment + (" *" if p.extrapolated else ""),
-            f"{p.gpus_serving:g}",
-            str(p.concurrency),
-        )
+    _add_frontier_rows(table, priced, f.points, rows)
     console.print(table)
+    if any(p.extrapolated for p in f.points) and f.backed_points:
+        backed = Table(
+            title="the measured-backed frontier (what plan, cost and claims read without --allow-extrapolation)"
+        )
+        for col in table.columns:
+            backed.add_column(str(col.header), justify="right")
+        _add_frontier_rows(backed, priced, f.backed_points, rows // 2)
+        console.print(backed)
     for a in priced.assumptions:
         console.print(f"[yellow]note:[/] {a}")
