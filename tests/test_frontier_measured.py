@@ -250,7 +250,9 @@ def test_the_frontier_table_shows_what_the_economics_reads():
     assert "with extrapolation" in result.stdout
     data = json.loads(runner.invoke(app, [*args, "--json"]).stdout)[0]
     backed = [p for p in data["backed_points"] if not p["extrapolated"]]
-    assert backed and all(p["tok_s_per_gpu"] <= max(q["tok_s_per_gpu"] for q in data["points"]) for p in backed)
+    assert backed and all(
+        p["tok_s_per_gpu"] <= max(q["tok_s_per_gpu"] for q in data["points"]) for p in backed
+    )
 
 
 @pytest.mark.slow
