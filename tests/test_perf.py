@@ -380,3 +380,37 @@ def test_best_framework_frontier_is_the_upper_envelope():
             )
     amd = best_framework_frontier("gpt-oss-120b", "mi355x", None, isl=1024, osl=1024, **INFERENCEX_V1)
     assert "trtllm" not in {p.backend for p in amd.points}  # TensorRT-LLM does not run on AMD
+
+
+def test_a_wide_rank_imbalance_slows_only_the_ops_whose_ranks_differ():
+    """Expert parallelism makes the experts wait for the busiest EP rank; attention DP makes every other op wait
+    for the busiest DP rank; TP shards stay balanced, so a TP8-EP8 engine's attention and dense ops keep their
+    time while a DP8-EP8 engine's slow down too."""
+    from dataclasses import replace
+
+    from tokenomy.perf.serving import balanced_speed, decode_step_s
+
+    cat = catalog()
+    arch = cat.model("deepseek-r1").architecture
+    hw = hardware_spec("h200_sxm", cat)
+    prec = Precision("fp8", "fp8", "fp8")
+    running, context = np.array([64.0]), np.array([1536.0])
+    even, uneven = ZERO_OVERHEAD, replace(ZERO_OVERHEAD, wide_imbalance=0.2)
+
+    tp_ep = single(8, moe_tp=1, ep=8)
+    cost = decode_step_cost(arch, prec, tp_ep, running, context, hw.scaleup_domain, 1.0)
+    speed = balanced_speed(cost, tp_ep, uneven)
+    assert speed["ffn_experts"][0] == pytest.approx(1 / 1.6)  # log2(8) = 3 doublings of EP ranks
+    assert all(s[0] == 1.0 for name, s in speed.items() if name != "ffn_experts")
+    dp_ep = single(1, dp=8, moe_tp=1, ep=8)
+    cost_dp = decode_step_cost(arch, prec, dp_ep, running, context, hw.scaleup_domain, 1.0)
+    assert all(s[0] == pytest.approx(1 / 1.6) for s in balanced_speed(cost_dp, dp_ep, uneven).values())
+
+    def slowdown(par):
+        return (
+            decode_step_s(arch, hw, prec, par, running, context, uneven)[0]
+            / (decode_step_s(arch, hw, prec, par, running, context, even)[0])
+        )
+
+    assert 1.0 < slowdown(tp_ep) < slowdown(dp_ep) <= 1.6 + 1e-9
+    assert slowdown(single(8)) == pytest.approx(1.0)  # TP8 with MoE-TP: nothing uneven

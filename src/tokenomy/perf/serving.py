@@ -199,6 +199,15 @@ def dequant_speed(hw: HardwareSpec, prec: Precision, eff: Efficiency) -> dict[st
     return dict.fromkeys(dequantized_ops(hw, prec), eff.dequant_eff)
 
 
+def balanced_speed(cost: StepCost, par: Parallel, eff: Efficiency) -> dict[str, np.ndarray]:
+    """The slowest rank sets the step: attention-DP ranks hold different requests (every op but the experts waits
+    for the busiest DP rank), expert-parallel ranks get different tokens (the experts wait for the busiest EP
+    rank). Each doubling of ranks slows its ops by ``wide_imbalance``; TP and MoE-TP shards stay balanced."""
+    dp = 1.0 / (1.0 + eff.wide_imbalance * np.log2(par.dp.astype(float)))
+    ep = 1.0 / (1.0 + eff.wide_imbalance * np.log2(par.moe_ep.astype(float)))
+    return {name: (ep if name == "ffn_experts" else dp) for name in cost.ops}
+
+
 def fixed_step_s(arch: Architecture, eff: Efficiency) -> float:
     """An engine step's fixed cost: scheduler and sampling, plus kernel launches a graph does not hide."""
     return eff.step_overhead_ms * 1e-3 + eff.layer_overhead_us * 1e-6 * arch.layers
@@ -240,6 +249,8 @@ def decode_step_s(
         micro = np.asarray(running, dtype=float) / par.pp
         cost = decode_step_cost(arch, prec, par, micro, context, hw.scaleup_domain, 1.0 + draft_tokens)
     cost = padded_experts(cost, eff.expert_tile_tokens)
+    balance = balanced_speed(cost, par, eff)
+    dequant = dequant_speed(hw, prec, eff)
     t_stage = step_time_s(
         cost,
         hw,
@@ -249,10 +260,8 @@ def decode_step_s(
         eff.comm_latency_us * 1e-6,
         eff.mem_experts,
         eff.scaleout_latency_us * 1e-6,
-        dequant_speed(hw, prec, eff),
+        {name: speed * dequant.get(name, 1.0) for name, speed in balance.items()},
     )
-    width = np.log2(np.maximum(par.dp, par.moe_ep).astype(float))
-    t_stage = t_stage * (1.0 + eff.wide_imbalance * width)  # the slowest rank sets the step
     if arch.is_moe:  # dispatch + combine per MoE layer: an all-to-all's latency grows with its ranks
         t_stage = t_stage + 2 * arch.moe_layers / par.pp * eff.ep_latency_us * 1e-6 * np.log2(par.moe_ep)
         # Every touched expert (a shard of it under MoE-TP) is its own GEMM problem on each GPU that holds it.
