@@ -1,7 +1,7 @@
 """Calibration: efficiency parameters per backend, refined per (backend, hardware family), fitted to measurements.
 
 Two levels keep the parameter count small and let new hardware be predicted from its specs alone:
-a backend's base parameters (14) fitted on all its points, and, per hardware family with data, multipliers on
+a backend's base parameters (19) fitted on all its points, and, per hardware family with data, multipliers on
 the four efficiencies and the step overhead (5), pulled toward 1 by a ridge penalty and centred so that the
 base is the typical family. Hardware without data uses the base; a backend without data (e.g. llama.cpp
 before it is measured) uses the geometric mean of the others.
