@@ -62,9 +62,15 @@ PINNED_BY = {
     "mtp acceptance (backend/precision)": "MTP rows of that backend and precision (random prompts: lower than real text)",
     "family multipliers": "each hardware family's rows (hopper, blackwell, cdna3, cdna4), pulled toward 1",
 }
-SHAPE_KEY = (
-    1 << 20
-)  # (attention TP, DP, EP) → one integer, (TP × SHAPE_KEY + DP) × SHAPE_KEY + EP, for set lookups
+SHAPE_KEY = 1 << 20  # radix of shape_key: each of attention TP, DP and EP stays below it
+
+
+def shape_key(tp, dp, ep) -> np.ndarray:
+    """An engine shape (attention TP, attention DP, EP) as one integer, for set lookups (ints or arrays)."""
+    as_int = [np.asarray(x, dtype=np.int64) for x in (tp, dp, ep)]
+    return (as_int[0] * SHAPE_KEY + as_int[1]) * SHAPE_KEY + as_int[2]
+
+
 MTP_BOUNDS = (0.05, 0.95)  # acceptance of each drafted token
 DEFAULT_MTP_ACCEPTANCE = (
     0.6  # used where no MTP row of the backend was measured (DeepSeek reports 0.85-0.9 on real text)
@@ -140,9 +146,8 @@ class Calibration:
             | (np.asarray(gpus) > env["gpus"])
         )
         if "shapes" in env:
-            seen = [(t * SHAPE_KEY + d) * SHAPE_KEY + e for t, d, e in env["shapes"]]
-            key = (np.asarray(tp, dtype=np.int64) * SHAPE_KEY + np.asarray(dp, dtype=np.int64)) * SHAPE_KEY
-            out |= ~np.isin(key + np.asarray(ep, dtype=np.int64), seen)
+            seen = shape_key(*np.array(env["shapes"]).T)
+            out |= ~np.isin(shape_key(tp, dp, ep), seen)
         return out
 
     def source_of(self, backend: str, family: str) -> str:
