@@ -16,6 +16,7 @@ from tokenomy.perf.ops import (
     decode_step_cost,
     expected_experts_touched,
     kv_bytes_per_token_layer,
+    prefill_cost,
     weight_bytes_per_gpu,
 )
 from tokenomy.perf.serving import Efficiency, Workload, predict_serving
@@ -147,6 +148,23 @@ def test_hand_computed_moe_gpt_oss_120b():
         arch, Precision("bf16", "fp4", "bf16"), single(1), np.array([4096.0]), np.array([10.0]), 8
     )
     assert cost.ops["ffn_experts"][1][0] == pytest.approx(36 * 128 * expert * 0.5625, rel=1e-3)
+
+
+def test_moe_all_to_all_carries_every_token_of_a_prompt_and_its_remote_share_crosses_the_nic():
+    """DeepSeek-R1 prefill of 8,192 tokens per attention-DP rank: each GPU dispatches and combines all of its
+    prompt's tokens (8 experts, BF16 activations), keeping 1/EP at home; across two 8-GPU systems half of it
+    goes over the NIC, while a TP all-reduce sends only 1/8 of its bytes there."""
+    arch = catalog().model("deepseek-r1").architecture
+    prec = Precision("fp8", "fp8", "fp8")
+    isl = np.array([8192.0])
+    per_layer = 2 * 8192 * 8 * arch.hidden_size * 2
+    for ep in (8, 16):
+        cost = prefill_cost(arch, prec, single(1, dp=ep, moe_tp=1, ep=ep), isl, 8, ranks_busy=ep)
+        a2a = arch.moe_layers * per_layer * (ep - 1) / ep
+        assert cost.comm_bytes[0] == pytest.approx(a2a)
+        assert cost.scaleout_bytes[0] == pytest.approx(a2a / 2 if ep == 16 else 0.0)
+    tp16 = decode_step_cost(arch, prec, single(16, moe_tp=16), np.array([64.0]), np.array([1000.0]), 8)
+    assert tp16.scaleout_bytes[0] == pytest.approx(tp16.comm_bytes[0] / 8)
 
 
 def test_mla_kv_is_replicated_across_tp_and_gqa_is_split():

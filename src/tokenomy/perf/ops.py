@@ -119,13 +119,28 @@ class StepCost:
     """Per-GPU work of one step, by op group: FLOPs and bytes (arrays), plus communication."""
 
     ops: dict[str, tuple[np.ndarray, np.ndarray]]
-    comm_bytes: np.ndarray  # bytes each GPU sends per step over its links
+    comm_bytes: np.ndarray  # bytes each GPU sends per step over its scale-up links
     comm_messages: np.ndarray  # collectives per step (each pays a latency)
     crosses_domain: np.ndarray  # True where the deployment spans more than one scale-up domain
+    scaleout_bytes: np.ndarray | float = 0.0  # of those, bytes each GPU also sends over its scale-out NIC
     tokens_per_expert: np.ndarray | None = None  # MoE decode: tokens each touched expert processes per step
     experts_per_gpu: np.ndarray | None = (
         None  # MoE decode: distinct experts (or expert shards) one GPU runs per layer
     )
+
+
+def scaleout_bytes(
+    allreduce_bytes: np.ndarray, a2a_bytes: np.ndarray, par: Parallel, scaleup_domain: int
+) -> np.ndarray:
+    """Bytes each GPU sends over its scale-out NIC when an engine spans systems.
+
+    A hierarchical all-reduce sends each GPU's share (1 / domain size) of the data across systems; an all-to-all
+    sends every token bound for an expert on another system, a share 1 − domain / (GPUs of one stage) of it.
+    """
+    span = (par.tp * par.dp).astype(float)
+    remote = np.clip(1.0 - scaleup_domain / span, 0.0, 1.0)
+    crosses = par.gpus > scaleup_domain
+    return np.where(crosses, allreduce_bytes / scaleup_domain + a2a_bytes * remote, 0.0)
 
 
 def _attention_context(arch: Architecture, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,26 +224,31 @@ def decode_step_cost(
     layers = arch.layers / pp
     tp_multi = (tp > 1).astype(float)
     ar_bytes = tp_multi * 2 * layers * 2 * (tp - 1) / tp * b * h * ACT_BYTES
+    a2a_bytes = 0.0 * ar_bytes
     messages = tp_multi * 2 * layers
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
         ep_multi = (ep > 1).astype(float)
-        tokens_per_gpu = batch / (tp * dp)
-        a2a_bytes = (
-            ep_multi * arch.moe_layers / pp * 2 * tokens_per_gpu * arch.experts_per_token * h * ACT_BYTES
-        )
-        a2a_bytes = a2a_bytes * (ep - 1) / ep
-        ar_bytes = ar_bytes + a2a_bytes
+        a2a_bytes = _a2a_bytes(arch, par, batch / (tp * dp))
         messages = messages + ep_multi * 2 * arch.moe_layers / pp + (dp > 1) * 2 * arch.moe_layers / pp
     messages = messages + (pp - 1)
     return StepCost(
         ops=ops,
-        comm_bytes=ar_bytes,
+        comm_bytes=ar_bytes + a2a_bytes,
         comm_messages=messages,
         crosses_domain=par.gpus > scaleup_domain,
+        scaleout_bytes=scaleout_bytes(ar_bytes, a2a_bytes, par, scaleup_domain),
         tokens_per_expert=tokens_per_expert if arch.is_moe else None,
         experts_per_gpu=touched_per_gpu if arch.is_moe else None,
     )
+
+
+def _a2a_bytes(arch: Architecture, par: Parallel, tokens_per_gpu: np.ndarray) -> np.ndarray:
+    """Bytes one GPU sends per step in MoE dispatch and combine: each of its tokens goes to ``experts_per_token``
+    experts and comes back, all but the share that stays on its own EP rank."""
+    ep = par.moe_ep.astype(float)
+    per_layer = 2 * tokens_per_gpu * arch.experts_per_token * arch.hidden_size * ACT_BYTES * (ep - 1) / ep
+    return (ep > 1) * arch.moe_layers / par.pp * per_layer
 
 
 def prefill_cost(
@@ -283,14 +303,19 @@ def prefill_cost(
     ops = {k: (f / pp, m / pp) for k, (f, m) in ops.items()}
     layers = arch.layers / pp
     tp_multi = (tp > 1).astype(float)
-    comm = tp_multi * 2 * layers * 2 * (tp - 1) / tp * isl * h * ACT_BYTES
+    ar_bytes = tp_multi * 2 * layers * 2 * (tp - 1) / tp * isl * h * ACT_BYTES
+    a2a_bytes = 0.0 * ar_bytes
     messages = tp_multi * 2 * layers + (pp - 1)
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
-        comm = comm + (ep > 1) * arch.moe_layers / pp * 2 * isl * arch.experts_per_token * h * ACT_BYTES / ep
+        a2a_bytes = _a2a_bytes(arch, par, isl / tp)  # each TP rank dispatches its slice of the prompt
         messages = messages + (ep > 1) * 2 * arch.moe_layers / pp
     return StepCost(
-        ops=ops, comm_bytes=comm, comm_messages=messages, crosses_domain=par.gpus > scaleup_domain
+        ops=ops,
+        comm_bytes=ar_bytes + a2a_bytes,
+        comm_messages=messages,
+        crosses_domain=par.gpus > scaleup_domain,
+        scaleout_bytes=scaleout_bytes(ar_bytes, a2a_bytes, par, scaleup_domain),
     )
 
 

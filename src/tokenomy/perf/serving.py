@@ -172,12 +172,8 @@ def step_time_s(
         op_bw = hw.memory_bw_bytes_s * expert_mem_eff if (name == "ffn_experts" and expert_mem_eff) else bw
         speed = (op_speed or {}).get(name, 1.0)
         total = total + _smooth_max(flops / peak, nbytes / op_bw) / speed
-    # Hierarchical collectives: every byte crosses the scale-up links; across systems, each GPU also sends
-    # its share (1 / domain size) of the data over its scale-out NIC.
-    link_s = cost.comm_bytes / hw.scaleup_bw_bytes_s
-    link_s = link_s + np.where(
-        cost.crosses_domain, cost.comm_bytes / (hw.scaleout_bw_bytes_s * hw.scaleup_domain), 0.0
-    )
+    # Every byte crosses the scale-up links; across systems, some also cross each GPU's scale-out NIC.
+    link_s = cost.comm_bytes / hw.scaleup_bw_bytes_s + cost.scaleout_bytes / hw.scaleout_bw_bytes_s
     latency = np.where(
         cost.crosses_domain, scaleout_latency_s or SCALEOUT_LATENCY_FACTOR * comm_latency_s, comm_latency_s
     )
