@@ -82,6 +82,25 @@ def test_an_unlabelled_run_far_from_every_labelled_twin_is_left_out(tmp_path):
     assert "left out" in rec.note
 
 
+def test_unlabelled_runs_of_one_configuration_that_disagree_are_left_out_when_no_label_says_which(tmp_path):
+    src = _write(
+        tmp_path / "p.csv",
+        [
+            _row(model="deepseek-ai/DeepSeek-V3", tpot=15.0, ttft=200),
+            _row(
+                tpot=15.0 / (CONFLICT_FACTOR * 1.2), ttft=201
+            ),  # R1, one architecture with V3: cannot both be plain
+            _row(model="deepseek-ai/DeepSeek-V3", tpot=15.0, ttft=202, conc=8),
+            _row(tpot=15.0 / 1.1, ttft=203, conc=8),  # within the spread: both kept
+            _row(tpot=15.0 / (CONFLICT_FACTOR * 1.2), ttft=204, conc=16),  # alone: kept
+        ],
+    )
+    rec = reconcile(read_points(src)[0])
+    assert rec.disagreeing == 2 and rec.conflicting == 0
+    assert sorted(p.measured_ttft_ms for p in rec.points) == [202, 203, 204]
+    assert "cannot all be plain runs" in rec.note
+
+
 @pytest.mark.slow
 def test_the_packaged_points_count_each_run_once():
     raw, _ = read_many(packaged_paths(), reconcile_runs=False)
@@ -129,4 +148,4 @@ def test_a_fit_records_what_reconciling_changed(tmp_path):
     result = CliRunner().invoke(app, ["calibrate", "--points", str(src), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     runs = json.loads(out.read_text())["notes"]["runs"]
-    assert runs == {"repeats_counted_once": 1, "read_as_mtp": 0, "left_out": 0}
+    assert runs == {"repeats_counted_once": 1, "read_as_mtp": 0, "left_out": 0, "left_out_disagreeing": 0}

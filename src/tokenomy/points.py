@@ -435,6 +435,7 @@ class Reconciled:
     repeats: int  # rows dropped: a measurement another row already gives, under another label
     mtp_labelled: int  # rows without a spec_method that their labelled twins show to be MTP runs
     conflicting: int = 0  # rows without a spec_method far from every labelled run of their configuration
+    disagreeing: int = 0  # rows without a spec_method, no labelled twin, far from an unlabelled run of theirs
 
     @property
     def note(self) -> str:
@@ -454,6 +455,12 @@ class Reconciled:
             parts.append(
                 f"{self.conflicting} row(s) without spec_method differ from every labelled run of their "
                 f"configuration by more than {CONFLICT_FACTOR}×: left out"
+            )
+        if self.disagreeing:
+            parts.append(
+                f"{self.disagreeing} row(s) without spec_method and without labelled runs of their configuration "
+                f"differ from another run of it (same architecture, engine, workload) by more than "
+                f"{CONFLICT_FACTOR}×, so they cannot all be plain runs: left out"
             )
         return "; ".join(parts)
 
@@ -503,7 +510,9 @@ def reconcile(points: list[Point]) -> Reconciled:
     run 1.5-2× faster than the engine is. A repeated run is kept once, as its smallest engine; a row without
     ``spec_method`` becomes MTP when it is closer to the MTP runs of its exact configuration than to the plain
     ones (within ``MTP_TWIN_TOLERANCE`` of them where only MTP runs exist), and is left out when plain runs were
-    measured and it is further than ``CONFLICT_FACTOR`` from every labelled run.
+    measured and it is further than ``CONFLICT_FACTOR`` from every labelled run. Without labelled runs, unlabelled
+    runs of one configuration more than ``CONFLICT_FACTOR`` apart are all left out: nothing says which ran as
+    labelled (DeepSeek-R1 and -V3, one architecture, measured 1.4-2.1× apart on the same engine).
     """
     runs: dict[tuple, list[int]] = defaultdict(list)
     for i, p in enumerate(points):
@@ -515,14 +524,23 @@ def reconcile(points: list[Point]) -> Reconciled:
     for p in points:
         if _labelled(p) and not p.error and p.measured_tpot_ms:
             twins[_configuration(p, arch[p.model_path])][p.spec_method].append(math.log(p.measured_tpot_ms))
+    unlabelled: dict[tuple, list[float]] = defaultdict(list)
+    for i, p in enumerate(points):
+        if i not in dropped and not _labelled(p) and not p.error and p.measured_tpot_ms:
+            unlabelled[_configuration(p, arch[p.model_path])].append(p.measured_tpot_ms)
     kept: list[Point] = []
-    labelled = conflicting = 0
+    labelled = conflicting = disagreeing = 0
     for i, p in enumerate(points):
         if i in dropped:
             continue
         seen = None
         if not _labelled(p) and not p.error and p.measured_tpot_ms:
-            seen = twins.get(_configuration(p, arch[p.model_path]))
+            config = _configuration(p, arch[p.model_path])
+            seen = twins.get(config)
+            runs_tpot = unlabelled[config]
+            if not seen and max(runs_tpot) > CONFLICT_FACTOR * min(runs_tpot):
+                disagreeing += 1
+                continue
         if seen:
             x = math.log(p.measured_tpot_ms)
             to_mtp = abs(x - median(seen["mtp"])) if seen["mtp"] else math.inf
@@ -534,4 +552,4 @@ def reconcile(points: list[Point]) -> Reconciled:
                 p = replace(p, spec_method="mtp")
                 labelled += 1
         kept.append(p)
-    return Reconciled(kept, len(dropped), labelled, conflicting)
+    return Reconciled(kept, len(dropped), labelled, conflicting, disagreeing)

@@ -51,7 +51,7 @@ def _load_points(path: Path):
 
 AS_IS_HELP = (
     "Count every row as given: no merging of rows that repeat one run's measurement, no MTP label read from a "
-    "row's labelled twins, no row left out for contradicting them."
+    "row's labelled twins, no row left out for contradicting them or each other."
 )
 
 
@@ -321,6 +321,7 @@ def calibrate(
             "repeats_counted_once": runs.repeats,
             "read_as_mtp": runs.mtp_labelled,
             "left_out": runs.conflicting,
+            "left_out_disagreeing": runs.disagreeing,
         }
     cal.save(out)
     if json_out:
