@@ -39,7 +39,7 @@ BOUNDS = {
     "scaleout_latency_us": (1.0, 2000.0),
     "ttft_overhead_ms": (0.1, 500.0),
     "burst_share": (0.01, 1.0),
-    "prefill_interference": (0.01, 5.0),
+    "prefill_interference": (0.01, 1.0),
     "dequant_eff": (0.2, 1.0),
     "kv_transfer_eff": (0.02, 1.0),
     "prefill_queue": (0.05, 20.0),
