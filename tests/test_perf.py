@@ -152,19 +152,25 @@ def test_hand_computed_moe_gpt_oss_120b():
 
 def test_moe_all_to_all_carries_every_token_of_a_prompt_and_its_remote_share_crosses_the_nic():
     """DeepSeek-R1 prefill of 8,192 tokens per attention-DP rank: each GPU dispatches and combines all of its
-    prompt's tokens (8 experts, BF16 activations), keeping 1/EP at home; across two 8-GPU systems half of it
-    goes over the NIC, while a TP all-reduce sends only 1/8 of its bytes there."""
+    prompt's tokens (BF16 activations) once to each other rank holding one of a token's 8 experts; across two
+    8-GPU systems half of it goes over the NIC, while a TP all-reduce sends only 1/8 of its bytes there.
+    Decode sends a token to each expert."""
     arch = catalog().model("deepseek-r1").architecture
     prec = Precision("fp8", "fp8", "fp8")
     isl = np.array([8192.0])
-    per_layer = 2 * 8192 * 8 * arch.hidden_size * 2
     for ep in (8, 16):
         cost = prefill_cost(arch, prec, single(1, dp=ep, moe_tp=1, ep=ep), isl, 8, ranks_busy=ep)
-        a2a = arch.moe_layers * per_layer * (ep - 1) / ep
+        other_ranks = (ep - 1) * (1 - (1 - 1 / ep) ** 8)  # 4.6 of 7, 6.2 of 15: fewer than the 8 experts
+        a2a = arch.moe_layers * 2 * 8192 * other_ranks * arch.hidden_size * 2
         assert cost.comm_bytes[0] == pytest.approx(a2a)
         assert cost.scaleout_bytes[0] == pytest.approx(a2a / 2 if ep == 16 else 0.0)
     tp16 = decode_step_cost(arch, prec, single(16, moe_tp=16), np.array([64.0]), np.array([1000.0]), 8)
     assert tp16.scaleout_bytes[0] == pytest.approx(tp16.comm_bytes[0] / 8)
+    # Decode's low-latency dispatch sends a token to each of its 8 experts held elsewhere: 7 of 8 at EP8.
+    ep8 = decode_step_cost(
+        arch, prec, single(1, dp=8, moe_tp=1, ep=8), np.array([64.0]), np.array([1000.0]), 8
+    )
+    assert ep8.comm_bytes[0] == pytest.approx(arch.moe_layers * 2 * 8 * 8 * 7 / 8 * arch.hidden_size * 2)
 
 
 def test_mla_kv_is_replicated_across_tp_and_gqa_is_split():

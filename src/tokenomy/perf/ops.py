@@ -229,7 +229,7 @@ def decode_step_cost(
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
         ep_multi = (ep > 1).astype(float)
-        a2a_bytes = _a2a_bytes(arch, par, batch / (tp * dp))
+        a2a_bytes = _a2a_bytes(arch, par, batch / (tp * dp), once_per_rank=False)
         messages = messages + ep_multi * 2 * arch.moe_layers / pp + (dp > 1) * 2 * arch.moe_layers / pp
     messages = messages + (pp - 1)
     return StepCost(
@@ -243,11 +243,21 @@ def decode_step_cost(
     )
 
 
-def _a2a_bytes(arch: Architecture, par: Parallel, tokens_per_gpu: np.ndarray) -> np.ndarray:
-    """Bytes one GPU sends per step in MoE dispatch and combine: each of its tokens goes to ``experts_per_token``
-    experts and comes back, all but the share that stays on its own EP rank."""
+def _a2a_bytes(
+    arch: Architecture, par: Parallel, tokens_per_gpu: np.ndarray, once_per_rank: bool
+) -> np.ndarray:
+    """Bytes one GPU sends per step in MoE dispatch and combine, each token there and back.
+
+    Decode's low-latency kernels send a token to each of its ``experts_per_token`` experts held elsewhere;
+    prefill's throughput kernels send it once to each other EP rank holding one of them (uniform routing).
+    """
     ep = par.moe_ep.astype(float)
-    per_layer = 2 * tokens_per_gpu * arch.experts_per_token * arch.hidden_size * ACT_BYTES * (ep - 1) / ep
+    k = arch.experts_per_token
+    if once_per_rank:
+        copies = (ep - 1) * -np.expm1(k * np.log1p(-1.0 / np.maximum(ep, 2.0)))
+    else:
+        copies = k * (ep - 1) / ep
+    per_layer = 2 * tokens_per_gpu * copies * arch.hidden_size * ACT_BYTES
     return (ep > 1) * arch.moe_layers / par.pp * per_layer
 
 
@@ -308,7 +318,7 @@ def prefill_cost(
     messages = tp_multi * 2 * layers + (pp - 1)
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
-        a2a_bytes = _a2a_bytes(arch, par, isl / tp)  # each TP rank dispatches its slice of the prompt
+        a2a_bytes = _a2a_bytes(arch, par, isl / tp, once_per_rank=True)  # each TP rank sends its slice
         messages = messages + (ep > 1) * 2 * arch.moe_layers / pp
     return StepCost(
         ops=ops,
