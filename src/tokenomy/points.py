@@ -512,7 +512,7 @@ def reconcile(points: list[Point]) -> Reconciled:
     ones (within ``MTP_TWIN_TOLERANCE`` of them where only MTP runs exist), and is left out when plain runs were
     measured and it is further than ``CONFLICT_FACTOR`` from every labelled run. Without labelled runs, unlabelled
     runs of one configuration more than ``CONFLICT_FACTOR`` apart are all left out: nothing says which ran as
-    labelled (DeepSeek-R1 and -V3, one architecture, measured 1.4-2.1× apart on the same engine).
+    labelled (DeepSeek-R1 and -V3, one architecture, measured 1.3-2.2× apart on the same engine).
     """
     runs: dict[tuple, list[int]] = defaultdict(list)
     for i, p in enumerate(points):
