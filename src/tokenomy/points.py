@@ -438,6 +438,16 @@ class Reconciled:
     disagreeing: int = 0  # rows without a spec_method, no labelled twin, far from an unlabelled run of theirs
 
     @property
+    def counts(self) -> dict[str, int]:
+        """What reconciling changed, as a fit's notes record it."""
+        return {
+            "repeats_counted_once": self.repeats,
+            "read_as_mtp": self.mtp_labelled,
+            "left_out": self.conflicting,
+            "left_out_disagreeing": self.disagreeing,
+        }
+
+    @property
     def note(self) -> str:
         parts = []
         if self.repeats:
@@ -521,24 +531,28 @@ def reconcile(points: list[Point]) -> Reconciled:
     dropped = {i for idx in runs.values() for i in idx if i != min(idx, key=lambda j: (points[j].gpus, j))}
     arch = {path: _architecture(path) for path in {p.model_path for p in points if not p.error}}
     twins: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: {"mtp": [], "none": []})
-    for p in points:
-        if _labelled(p) and not p.error and p.measured_tpot_ms:
-            twins[_configuration(p, arch[p.model_path])][p.spec_method].append(math.log(p.measured_tpot_ms))
-    unlabelled: dict[tuple, list[float]] = defaultdict(list)
+    unlabelled: dict[int, tuple] = {}  # configuration of each kept row without spec_method
     for i, p in enumerate(points):
-        if i not in dropped and not _labelled(p) and not p.error and p.measured_tpot_ms:
-            unlabelled[_configuration(p, arch[p.model_path])].append(p.measured_tpot_ms)
+        if p.error or not p.measured_tpot_ms:
+            continue
+        config = _configuration(p, arch[p.model_path])
+        if _labelled(p):
+            twins[config][p.spec_method].append(math.log(p.measured_tpot_ms))
+        elif i not in dropped:
+            unlabelled[i] = config
+    runs_tpot: dict[tuple, list[float]] = defaultdict(list)
+    for i, config in unlabelled.items():
+        runs_tpot[config].append(points[i].measured_tpot_ms)
     kept: list[Point] = []
     labelled = conflicting = disagreeing = 0
     for i, p in enumerate(points):
         if i in dropped:
             continue
         seen = None
-        if not _labelled(p) and not p.error and p.measured_tpot_ms:
-            config = _configuration(p, arch[p.model_path])
-            seen = twins.get(config)
-            runs_tpot = unlabelled[config]
-            if not seen and max(runs_tpot) > CONFLICT_FACTOR * min(runs_tpot):
+        if i in unlabelled:
+            seen = twins.get(unlabelled[i])
+            tpots = runs_tpot[unlabelled[i]]
+            if not seen and max(tpots) > CONFLICT_FACTOR * min(tpots):
                 disagreeing += 1
                 continue
         if seen:

@@ -317,12 +317,7 @@ def calibrate(
     cal.notes["coverage"] = rep.coverage
     cal.notes["data"] = data_name
     if runs is not None:
-        cal.notes["runs"] = {
-            "repeats_counted_once": runs.repeats,
-            "read_as_mtp": runs.mtp_labelled,
-            "left_out": runs.conflicting,
-            "left_out_disagreeing": runs.disagreeing,
-        }
+        cal.notes["runs"] = runs.counts
     cal.save(out)
     if json_out:
         print_json({"out": str(out), **cal.to_json()})
