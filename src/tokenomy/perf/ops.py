@@ -224,7 +224,7 @@ def decode_step_cost(
     layers = arch.layers / pp
     tp_multi = (tp > 1).astype(float)
     ar_bytes = tp_multi * 2 * layers * 2 * (tp - 1) / tp * b * h * ACT_BYTES
-    a2a_bytes = 0.0 * ar_bytes
+    a2a_bytes = np.zeros_like(ar_bytes)
     messages = tp_multi * 2 * layers
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
@@ -314,7 +314,7 @@ def prefill_cost(
     layers = arch.layers / pp
     tp_multi = (tp > 1).astype(float)
     ar_bytes = tp_multi * 2 * layers * 2 * (tp - 1) / tp * isl * h * ACT_BYTES
-    a2a_bytes = 0.0 * ar_bytes
+    a2a_bytes = np.zeros_like(ar_bytes)
     messages = tp_multi * 2 * layers + (pp - 1)
     if arch.is_moe:
         ep = par.moe_ep.astype(float)
